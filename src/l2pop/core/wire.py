@@ -1,0 +1,222 @@
+"""JSON shapes of the host API (DESIGN.md §5), both directions.
+
+The server encodes with these functions and the agent decodes with them, so
+the two can never disagree on a field name. Decoding validates every address:
+a malformed answer from a server raises :class:`~l2pop.errors.ValidationError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from l2pop.core.model import Port, PortStatus, normalize_ip, normalize_mac, validate_vni
+from l2pop.core.state import (
+    Delta,
+    Entries,
+    HostState,
+    Neigh,
+    NetworkDelta,
+    NetworkState,
+    Unicast,
+)
+from l2pop.errors import ValidationError
+
+__all__ = [
+    "HostPort",
+    "WatchChange",
+    "decode_change",
+    "decode_delta",
+    "decode_entries",
+    "decode_host_port",
+    "decode_state",
+    "encode_change",
+    "encode_delta",
+    "encode_entries",
+    "encode_host_port",
+    "encode_state",
+]
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    """A port as its host's agent sees it in ``/state`` and watch lines."""
+
+    id: str
+    network_id: str
+    mac_address: str
+    fixed_ips: tuple[str, ...]
+    status: PortStatus
+    admin_state_up: bool
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WatchChange:
+    revision: int
+    delta: Delta
+    ports: tuple[HostPort, ...]
+
+
+def encode_entries(entries: Entries) -> JSON:
+    return {
+        "flood": sorted(entries.flood),
+        "unicast": [{"mac": u.mac, "vtep": u.vtep} for u in sorted(entries.unicast)],
+        "neigh": [{"ip": n.ip, "mac": n.mac} for n in sorted(entries.neigh)],
+    }
+
+
+def encode_host_port(port: Port, *, deleted: bool = False) -> JSON:
+    out: JSON = {
+        "id": port.id,
+        "network_id": port.network_id,
+        "mac_address": port.mac_address,
+        "fixed_ips": [{"ip_address": ip} for ip in port.fixed_ips],
+        "status": port.status.value,
+        "admin_state_up": port.admin_state_up,
+    }
+    if deleted:
+        out["deleted"] = True
+    return out
+
+
+def encode_state(host: str, revision: int, state: HostState, ports: Iterable[Port]) -> JSON:
+    networks = {
+        net_id: {"vni": ns.vni, "mtu": ns.mtu, **encode_entries(ns.entries)}
+        for net_id, ns in sorted(state.networks.items())
+    }
+    return {
+        "host": host,
+        "revision": revision,
+        "ports": [encode_host_port(p) for p in ports],
+        "networks": networks,
+    }
+
+
+def encode_delta(delta: Delta) -> JSON:
+    out: JSON = {}
+    for net_id, change in sorted(delta.networks.items()):
+        if change.removed:
+            out[net_id] = {"vni": change.vni, "mtu": change.mtu, "removed": True}
+        else:
+            out[net_id] = {
+                "vni": change.vni,
+                "mtu": change.mtu,
+                "add": encode_entries(change.add),
+                "remove": encode_entries(change.remove),
+            }
+    return out
+
+
+def encode_change(revision: int, delta: Delta, ports: Iterable[JSON]) -> JSON:
+    """One watch line; ``ports`` are already encoded (a deleted port carries ``deleted``)."""
+    return {
+        "type": "change",
+        "revision": revision,
+        "networks": encode_delta(delta),
+        "ports": list(ports),
+    }
+
+
+def _obj(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(where, value, "must be a JSON object")
+    return value
+
+
+def _list(value: object, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValidationError(where, value, "must be a JSON list")
+    return value
+
+
+def _int(value: object, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationError(where, value, "must be an integer")
+    return value
+
+
+def decode_entries(obj: object) -> Entries:
+    body = _obj(obj, "entries")
+    flood = frozenset(normalize_ip(v, "flood") for v in _list(body.get("flood", []), "flood"))
+    unicast = frozenset(
+        Unicast(
+            normalize_mac(_obj(u, "unicast").get("mac"), "unicast.mac"),
+            normalize_ip(_obj(u, "unicast").get("vtep"), "unicast.vtep"),
+        )
+        for u in _list(body.get("unicast", []), "unicast")
+    )
+    neigh = frozenset(
+        Neigh(
+            normalize_ip(_obj(n, "neigh").get("ip"), "neigh.ip"),
+            normalize_mac(_obj(n, "neigh").get("mac"), "neigh.mac"),
+        )
+        for n in _list(body.get("neigh", []), "neigh")
+    )
+    return Entries(flood, unicast, neigh)
+
+
+def decode_host_port(obj: object) -> HostPort:
+    body = _obj(obj, "port")
+    port_id = body.get("id")
+    net_id = body.get("network_id")
+    if not isinstance(port_id, str) or not isinstance(net_id, str):
+        raise ValidationError("port", obj, "id and network_id must be strings")
+    ips = tuple(
+        normalize_ip(_obj(ip, "fixed_ips").get("ip_address"), "fixed_ips.ip_address")
+        for ip in _list(body.get("fixed_ips", []), "fixed_ips")
+    )
+    try:
+        status = PortStatus(str(body.get("status")))
+    except ValueError:
+        raise ValidationError("status", body.get("status"), "not a port status") from None
+    return HostPort(
+        id=port_id,
+        network_id=net_id,
+        mac_address=normalize_mac(body.get("mac_address")),
+        fixed_ips=ips,
+        status=status,
+        admin_state_up=bool(body.get("admin_state_up", True)),
+        deleted=bool(body.get("deleted", False)),
+    )
+
+
+def decode_state(obj: object) -> tuple[int, HostState, tuple[HostPort, ...]]:
+    """``/state`` body -> (revision, state, ports)."""
+    body = _obj(obj, "state")
+    revision = _int(body.get("revision"), "revision")
+    networks: dict[str, NetworkState] = {}
+    for net_id, raw in _obj(body.get("networks", {}), "networks").items():
+        net = _obj(raw, f"networks.{net_id}")
+        networks[net_id] = NetworkState(
+            validate_vni(net.get("vni"), "vni"), _int(net.get("mtu"), "mtu"), decode_entries(net)
+        )
+    ports = tuple(decode_host_port(p) for p in _list(body.get("ports", []), "ports"))
+    return revision, HostState(networks), ports
+
+
+def decode_delta(obj: object) -> Delta:
+    changes: dict[str, NetworkDelta] = {}
+    for net_id, raw in _obj(obj, "networks").items():
+        net = _obj(raw, f"networks.{net_id}")
+        vni = validate_vni(net.get("vni"), "vni")
+        mtu = _int(net.get("mtu"), "mtu")
+        if net.get("removed"):
+            changes[net_id] = NetworkDelta(vni, mtu, removed=True)
+        else:
+            add = decode_entries(net.get("add", {}))
+            remove = decode_entries(net.get("remove", {}))
+            changes[net_id] = NetworkDelta(vni, mtu, add=add, remove=remove)
+    return Delta(changes)
+
+
+def decode_change(obj: object) -> WatchChange:
+    """A ``{"type": "change"}`` watch line -> :class:`WatchChange`."""
+    body = _obj(obj, "change")
+    revision = _int(body.get("revision"), "revision")
+    delta = decode_delta(body.get("networks", {}))
+    ports = tuple(decode_host_port(p) for p in _list(body.get("ports", []), "ports"))
+    return WatchChange(revision, delta, ports)
