@@ -1,0 +1,1 @@
+"""Kernel programming. ``base`` is the interface; ``linux`` the only netlink user."""
