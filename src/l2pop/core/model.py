@@ -89,6 +89,9 @@ def normalize_ip_or_cidr(value: object, field_name: str = "ip_address") -> str:
     except ValueError:
         raise ValidationError(field_name, value, "not an IP address or CIDR") from None
     if net.num_addresses == 1:
+        # A /32 or /128 is one address: the same rules as a bare address apply.
+        if net.network_address.is_multicast or net.network_address.is_unspecified:
+            raise ValidationError(field_name, value, "multicast/unspecified address")
         return str(net.network_address)
     return str(net)
 
