@@ -196,7 +196,11 @@ class Port:
         if len(set(ips)) != len(ips):
             raise ValidationError("fixed_ips", list(self.fixed_ips), "an address is repeated")
         object.__setattr__(self, "fixed_ips", ips)
-        object.__setattr__(self, "status", PortStatus(self.status))
+        try:
+            status = PortStatus(self.status)
+        except ValueError:
+            raise ValidationError("status", self.status, "not DOWN, BUILD or ACTIVE") from None
+        object.__setattr__(self, "status", status)
 
     @property
     def bound(self) -> bool:
