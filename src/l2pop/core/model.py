@@ -75,6 +75,10 @@ def normalize_ip(value: object, field_name: str = "ip_address") -> str:
         raise ValidationError(field_name, value, "not an IPv4 or IPv6 address") from None
     if address.is_multicast or address.is_unspecified:
         raise ValidationError(field_name, value, "multicast/unspecified address")
+    # ipaddress accepts "fe80::1%eth0"; a zone index names an interface of the
+    # sender, meaningless on other hosts, and breaks the one-spelling rule.
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        raise ValidationError(field_name, value, "an IPv6 zone index (%...) is not allowed")
     return str(address)
 
 
@@ -88,6 +92,8 @@ def normalize_ip_or_cidr(value: object, field_name: str = "ip_address") -> str:
         net = ipaddress.ip_network(value.strip(), strict=False)
     except ValueError:
         raise ValidationError(field_name, value, "not an IP address or CIDR") from None
+    if isinstance(net, ipaddress.IPv6Network) and net.network_address.scope_id is not None:
+        raise ValidationError(field_name, value, "an IPv6 zone index (%...) is not allowed")
     if net.num_addresses == 1:
         # A /32 or /128 is one address: the same rules as a bare address apply.
         if net.network_address.is_multicast or net.network_address.is_unspecified:
