@@ -11,7 +11,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from l2pop.core.model import Port, PortStatus, normalize_ip, normalize_mac, validate_vni
+from l2pop.core.model import (
+    Port,
+    PortStatus,
+    normalize_ip,
+    normalize_mac,
+    validate_mtu,
+    validate_vni,
+)
 from l2pop.core.state import (
     Delta,
     Entries,
@@ -192,7 +199,7 @@ def decode_state(obj: object) -> tuple[int, HostState, tuple[HostPort, ...]]:
     for net_id, raw in _obj(body.get("networks", {}), "networks").items():
         net = _obj(raw, f"networks.{net_id}")
         networks[net_id] = NetworkState(
-            validate_vni(net.get("vni"), "vni"), _int(net.get("mtu"), "mtu"), decode_entries(net)
+            validate_vni(net.get("vni"), "vni"), validate_mtu(net.get("mtu")), decode_entries(net)
         )
     ports = tuple(decode_host_port(p) for p in _list(body.get("ports", []), "ports"))
     return revision, HostState(networks), ports
@@ -203,7 +210,7 @@ def decode_delta(obj: object) -> Delta:
     for net_id, raw in _obj(obj, "networks").items():
         net = _obj(raw, f"networks.{net_id}")
         vni = validate_vni(net.get("vni"), "vni")
-        mtu = _int(net.get("mtu"), "mtu")
+        mtu = validate_mtu(net.get("mtu"))
         if net.get("removed"):
             changes[net_id] = NetworkDelta(vni, mtu, removed=True)
         else:
