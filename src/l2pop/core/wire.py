@@ -146,6 +146,12 @@ def _int(value: object, where: str) -> int:
     return value
 
 
+def _bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(where, value, "must be true or false")
+    return value
+
+
 def decode_entries(obj: object) -> Entries:
     body = _obj(obj, "entries")
     flood = frozenset(normalize_ip(v, "flood") for v in _list(body.get("flood", []), "flood"))
@@ -186,8 +192,8 @@ def decode_host_port(obj: object) -> HostPort:
         mac_address=normalize_mac(body.get("mac_address")),
         fixed_ips=ips,
         status=status,
-        admin_state_up=bool(body.get("admin_state_up", True)),
-        deleted=bool(body.get("deleted", False)),
+        admin_state_up=_bool(body.get("admin_state_up", True), "admin_state_up"),
+        deleted=_bool(body.get("deleted", False), "deleted"),
     )
 
 
