@@ -316,7 +316,9 @@ TestCoreStateMachine = CoreMachine.TestCase
 
 def test_stateful_run_honours_the_ci_example_count() -> None:
     """The class settings inherit the loaded profile: CI's 300 examples are not cut down."""
+    profile = settings.default
+    assert profile is not None
     count = TestCoreStateMachine.settings.max_examples
-    assert count == settings.default.max_examples
+    assert count == profile.max_examples
     if os.environ.get("CI"):
         assert count >= 200
