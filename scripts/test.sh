@@ -8,7 +8,7 @@ bash scripts/setup.sh
 .venv/bin/ruff format --check src tests
 .venv/bin/mypy
 set +e
-.venv/bin/python -m pytest --cov=l2pop.core --cov-report=term --cov-fail-under=60 "$@"
+.venv/bin/python -m pytest --cov=l2pop.core --cov-report=term --cov-fail-under=95 "$@"
 rc=$?
 set -e
 if [[ $rc -eq 5 ]]; then
