@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from core_world import World, mac, tip
 
 from l2pop.core import (
     Entries,
@@ -18,6 +17,8 @@ from l2pop.core import (
     PortStatus,
     Unicast,
 )
+
+from .core_world import World, mac, tip
 
 NEW_IP = "192.0.2.200"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core_world import World, mac, tip
-
 from l2pop.core import EMPTY, AddressPair, Entries, Neigh, PortStatus, Unicast
+
+from .core_world import World, mac, tip
 
 VIP = "198.51.100.100"
 VMAC = "00:00:5e:00:01:0a"  # a VRRP virtual MAC

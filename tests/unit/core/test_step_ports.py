@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from core_world import World, mac, tip
 
 from l2pop.core import (
     EMPTY,
@@ -18,6 +17,8 @@ from l2pop.core import (
     step,
 )
 from l2pop.errors import NotFoundError
+
+from .core_world import World, mac, tip
 
 
 def published(host: int, n: int, *ips: str) -> Entries:
