@@ -1,0 +1,1 @@
+"""Large-scale simulation: workloads, cost models, simulated agents against a real server."""
