@@ -36,7 +36,7 @@ scalars = st.none() | st.booleans() | st.integers() | st.floats() | texts
 json_values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
-    max_leaves=20,
+    max_leaves=8,
 )
 
 
