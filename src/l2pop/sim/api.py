@@ -1,0 +1,119 @@
+"""The few API calls the simulator makes, over one shared ``httpx.AsyncClient``.
+
+Admin calls (the "cloud": networks, ports, hosts) use the admin token; status
+reports use the reporting host's own token, as a real agent does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from l2pop.core import Host, Network, Port, PortStatus
+
+__all__ = ["ApiError", "SimApi"]
+
+JSON = dict[str, Any]
+
+
+class ApiError(RuntimeError):
+    """The server answered a simulator call with an unexpected status."""
+
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {path} -> {status}: {body[:300]}")
+        self.status = status
+
+
+class SimApi:
+    def __init__(self, client: httpx.AsyncClient, admin_token: str) -> None:
+        self.client = client
+        self.admin_token = admin_token
+
+    async def _call(
+        self, method: str, path: str, body: JSON | None = None, *, token: str | None = None
+    ) -> JSON:
+        headers = {"X-Auth-Token": token or self.admin_token}
+        response = await self.client.request(method, path, json=body, headers=headers)
+        if response.status_code >= 300:
+            raise ApiError(method, path, response.status_code, response.text)
+        if response.status_code == 204 or not response.content:
+            return {}
+        data: JSON = response.json()
+        return data
+
+    async def register_host(self, host: Host) -> str:
+        """Register ``host``; return its token."""
+        body = {"name": host.name, "tunnel_ip": host.tunnel_ip}
+        answer = await self._call("POST", "/v1/hosts", body)
+        token: str = answer["token"]
+        return token
+
+    async def create_network(self, network: Network) -> str:
+        body = {
+            "network": {
+                "name": network.name,
+                "provider:network_type": "vxlan",
+                "provider:segmentation_id": network.vni,
+                "mtu": network.mtu,
+            }
+        }
+        answer = await self._call("POST", "/v2.0/networks", body)
+        net_id: str = answer["network"]["id"]
+        return net_id
+
+    async def create_port(self, network_id: str, mac: str, ips: tuple[str, ...]) -> str:
+        body = {
+            "port": {
+                "network_id": network_id,
+                "mac_address": mac,
+                "fixed_ips": [{"ip_address": ip} for ip in ips],
+            }
+        }
+        answer = await self._call("POST", "/v2.0/ports", body)
+        port_id: str = answer["port"]["id"]
+        return port_id
+
+    async def bind_port(self, port_id: str, host: str) -> None:
+        await self._call("PUT", f"/v2.0/ports/{port_id}", {"port": {"binding:host_id": host}})
+
+    async def delete_port(self, port_id: str) -> None:
+        await self._call("DELETE", f"/v2.0/ports/{port_id}")
+
+    async def report_status(self, host: str, token: str, port_id: str, status: str) -> None:
+        path = f"/v1/hosts/{host}/ports/{port_id}/status"
+        await self._call("PUT", path, {"status": status}, token=token)
+
+    async def host_state(self, host: str, token: str) -> JSON:
+        return await self._call("GET", f"/v1/hosts/{host}/state", token=token)
+
+    async def list_networks(self) -> list[Network]:
+        answer = await self._call("GET", "/v2.0/networks")
+        return [
+            Network(
+                n["id"],
+                n["provider:segmentation_id"],
+                name=n.get("name", ""),
+                mtu=n.get("mtu", 1450),
+            )
+            for n in answer["networks"]
+        ]
+
+    async def list_ports(self) -> list[Port]:
+        answer = await self._call("GET", "/v2.0/ports")
+        return [
+            Port(
+                p["id"],
+                p["network_id"],
+                p["mac_address"],
+                tuple(ip["ip_address"] for ip in p.get("fixed_ips", [])),
+                host=p.get("binding:host_id") or "",
+                status=PortStatus(p["status"]),
+                admin_state_up=p.get("admin_state_up", True),
+            )
+            for p in answer["ports"]
+        ]
+
+    async def list_hosts(self) -> list[Host]:
+        answer = await self._call("GET", "/v1/hosts")
+        return [Host(h["name"], h["tunnel_ip"]) for h in answer["hosts"]]

@@ -1,0 +1,300 @@
+"""Play a workload against a real server with one simulated agent per host.
+
+The driver is the "cloud": it creates, binds, migrates and deletes ports
+through the Neutron API with the admin token; a port goes ACTIVE when its
+host's agent, having seen it in ``BUILD``, reports it with its own token.
+Actions on one port run strictly in order (each waits for the watch line its
+owner host receives), different ports run concurrently, paced at ``rate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from l2pop.core import Host, PortStatus, Snapshot, desired
+from l2pop.sim.agent import SimAgent
+from l2pop.sim.api import SimApi
+from l2pop.sim.plane import make_plane
+from l2pop.sim.procstats import ProcSampler
+from l2pop.sim.server_proc import ServerProcess, running_server
+from l2pop.sim.trace import (
+    Action,
+    ActivatePort,
+    BindPort,
+    CreatePort,
+    DeletePort,
+    MigratePort,
+    PortAction,
+    RestartAgent,
+)
+from l2pop.sim.tracker import ChangeRecord, Tracker
+from l2pop.sim.workload import Workload, WorkloadConfig, generate
+
+__all__ = ["Progress", "SimConfig", "SimRun", "run_simulation", "simulate"]
+
+SETUP_CONCURRENCY = 64
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    rate: float = 200.0  # churn actions per second; 0 = as fast as the server answers
+    populate_rate: float = 0.0  # populate actions per second; 0 = as fast as possible
+    concurrency: int = 128  # API calls in flight at most
+    change_timeout_s: float = 10.0  # per action: answer + owner's watch line
+    settle_timeout_s: float = 30.0  # after the trace: agents catching up
+    time_limit_s: float = 1800.0  # the whole run, setup included
+    workdir: Path | None = None
+    server_args: tuple[str, ...] = ()
+
+
+# Called with (phase, done, total) as actions complete.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(slots=True)
+class SimRun:
+    """Everything a run produced, for the report and for tests."""
+
+    config: SimConfig
+    workload: Workload
+    tracker: Tracker
+    agents: dict[str, SimAgent]
+    port_ids: dict[str, str]  # trace port id -> server port id
+    net_ids: dict[str, str]  # trace network id -> server network id
+    phase_of: dict[int, str]  # trace index -> "populate" | "churn"
+    timings: dict[str, float] = field(default_factory=dict)
+    server: dict[str, float] = field(default_factory=dict)
+    sim_cpu: dict[str, float] = field(default_factory=dict)
+    verify_mismatches: list[str] = field(default_factory=list)
+    verified_hosts: int = 0
+
+
+async def _bounded(coros: Sequence[Awaitable[None]], limit: int) -> None:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(coro: Awaitable[None]) -> None:
+        async with gate:
+            await coro
+
+    await asyncio.gather(*(one(c) for c in coros))
+
+
+class Driver:
+    def __init__(self, run: SimRun, api: SimApi, progress: Progress | None) -> None:
+        self.run = run
+        self.api = api
+        self.progress = progress
+        self.config = run.config
+        self.gate = asyncio.Semaphore(run.config.concurrency)
+        self.host_of: dict[str, str] = {}  # trace port id -> host it is bound to
+        self.ready = {name: asyncio.Event() for name in run.agents}
+        for event in self.ready.values():
+            event.set()
+
+    async def play(self, phase: str, actions: Sequence[tuple[int, Action]], rate: float) -> None:
+        chains: dict[str, asyncio.Task[None]] = {}
+        tasks: list[asyncio.Task[None]] = []
+        done = 0
+        start = time.perf_counter()
+
+        def finished(_: asyncio.Task[None]) -> None:
+            nonlocal done
+            done += 1
+            if self.progress is not None:
+                self.progress(phase, done, len(actions))
+
+        for n, (index, action) in enumerate(actions):
+            self.run.phase_of[index] = phase
+            if rate > 0:
+                delay = start + n / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            key = action.host if isinstance(action, RestartAgent) else action.port_id
+            task = asyncio.create_task(self._act(index, action, chains.get(key)))
+            task.add_done_callback(finished)
+            chains[key] = task
+            tasks.append(task)
+        await asyncio.gather(*tasks)
+
+    async def _act(self, index: int, action: Action, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await previous
+        if isinstance(action, RestartAgent):
+            await self._restart(action.host)
+            return
+        owners = self._owners(action)
+        for owner in owners:
+            await self.ready[owner].wait()
+        async with self.gate:
+            change = await self._send(index, action, owners)
+        if change is None:
+            return
+        try:
+            await asyncio.wait_for(change.owner_seen.wait(), self.config.change_timeout_s)
+        except TimeoutError:
+            change.error = "owner's watch line did not come in time"
+            self.run.tracker.forget(change)
+
+    def _owners(self, action: Action) -> frozenset[str]:
+        match action:
+            case BindPort(port_id, host) | MigratePort(port_id, host):
+                old = self.host_of.get(port_id)
+                return frozenset({host} | ({old} if old else set()))
+            case ActivatePort(port_id) | DeletePort(port_id):
+                return frozenset({self.host_of[port_id]})
+        return frozenset()
+
+    async def _send(
+        self, index: int, action: PortAction, owners: frozenset[str]
+    ) -> ChangeRecord | None:
+        api, run = self.api, self.run
+        kind = type(action).__name__
+        port_id = (
+            "" if isinstance(action, CreatePort | RestartAgent) else run.port_ids[action.port_id]
+        )
+        if isinstance(action, ActivatePort):
+            agent = run.agents[self.host_of[action.port_id]]
+            with contextlib.suppress(TimeoutError):
+                await agent.wait_for_port(port_id, PortStatus.BUILD, self.config.change_timeout_s)
+        change = ChangeRecord(index, kind, port_id, owners, time.perf_counter())
+        run.tracker.begin(change)
+        try:
+            match action:
+                case CreatePort(trace_id, network_id, mac, ips):
+                    server_id = await api.create_port(run.net_ids[network_id], mac, ips)
+                    run.port_ids[trace_id] = change.port_id = server_id
+                case BindPort(trace_id, host) | MigratePort(trace_id, host):
+                    await api.bind_port(port_id, host)
+                    self.host_of[trace_id] = host
+                case ActivatePort(trace_id):
+                    agent = run.agents[self.host_of[trace_id]]
+                    await api.report_status(agent.host.name, agent.token, port_id, "ACTIVE")
+                case DeletePort(trace_id):
+                    await api.delete_port(port_id)
+                    del self.host_of[trace_id]
+        except Exception as exc:  # recorded; one failed call must not end the run
+            change.error = f"{type(exc).__name__}: {exc}"[:300]
+            run.tracker.forget(change)
+            return None
+        change.t_ack = time.perf_counter()
+        return change
+
+    async def _restart(self, host: str) -> None:
+        self.ready[host].clear()
+        try:
+            await self.run.agents[host].restart()
+        finally:
+            self.ready[host].set()
+
+
+async def _setup(run: SimRun, api: SimApi, client: httpx.AsyncClient) -> None:
+    fabric = run.workload.fabric
+    tokens: dict[str, str] = {}
+
+    async def register(host: Host) -> None:
+        tokens[host.name] = await api.register_host(host)
+
+    await _bounded([register(h) for h in fabric.hosts], SETUP_CONCURRENCY)
+    for network in fabric.networks:
+        run.net_ids[network.id] = await api.create_network(network)
+    for host in fabric.hosts:
+        plane = make_plane(host)
+        run.agents[host.name] = SimAgent(host, tokens[host.name], client, plane, run.tracker)
+    await _bounded([a.start() for a in run.agents.values()], SETUP_CONCURRENCY)
+
+
+def _split(workload: Workload) -> tuple[list[tuple[int, Action]], list[tuple[int, Action]]]:
+    populate_len = 3 * workload.config.ports
+    indexed = list(enumerate(workload.trace))
+    return indexed[:populate_len], indexed[populate_len:]
+
+
+async def _settle(run: SimRun) -> None:
+    """Wait (bounded) until every agent reached the newest revision any change got."""
+    newest = max((c.revision or 0 for c in run.tracker.changes), default=0)
+    deadline = time.perf_counter() + run.config.settle_timeout_s
+    while time.perf_counter() < deadline:
+        if all(a.revision >= newest for a in run.agents.values()):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _verify(run: SimRun, api: SimApi) -> None:
+    """Every agent's dataplane must equal the core's desired state for its host."""
+    snapshot = Snapshot.build(
+        await api.list_networks(), await api.list_hosts(), await api.list_ports()
+    )
+    for name, agent in run.agents.items():
+        want = desired(snapshot, name)
+        held = agent.plane.held()
+        if held != want:
+            run.verify_mismatches.append(
+                f"{name}: dataplane holds {held.entry_count()} entries on "
+                f"{len(held.networks)} networks, desired {want.entry_count()} on "
+                f"{len(want.networks)}"
+            )
+        run.verified_hosts += 1
+
+
+async def simulate(
+    config: SimConfig, server: ServerProcess, progress: Progress | None = None
+) -> SimRun:
+    """Run ``config`` against an already running ``server``."""
+    workload = generate(config.workload)
+    run = SimRun(config, workload, Tracker(), {}, {}, {}, {})
+    hosts = config.workload.hosts
+    limits = httpx.Limits(
+        max_connections=hosts + config.concurrency + 64, max_keepalive_connections=None
+    )
+    sampler = ProcSampler(server.pid)
+    me = ProcSampler(os.getpid())
+    sampler.start()
+    async with httpx.AsyncClient(
+        base_url=server.url, limits=limits, timeout=httpx.Timeout(30.0)
+    ) as client:
+        api = SimApi(client, server.admin_token)
+        t0 = time.perf_counter()
+        await _setup(run, api, client)
+        run.timings["setup_s"] = time.perf_counter() - t0
+        driver = Driver(run, api, progress)
+        populate, churn = _split(workload)
+        for phase, actions, rate in (
+            ("populate", populate, config.populate_rate),
+            ("churn", churn, config.rate),
+        ):
+            start, mine = sampler.mark(), me.mark()
+            await driver.play(phase, actions, rate)
+            end, mine_end = sampler.mark(), me.mark()
+            run.timings[f"{phase}_s"] = end.wall - start.wall
+            run.server[f"{phase}_cpu_percent"] = ProcSampler.cpu_percent(start, end)
+            run.sim_cpu[f"{phase}_cpu_percent"] = ProcSampler.cpu_percent(mine, mine_end)
+        await _settle(run)
+        run.server["rss_mib_end"] = sampler.rss() / (1024 * 1024)
+        run.server["rss_mib_peak"] = sampler.peak_rss / (1024 * 1024)
+        await _verify(run, api)
+        await _bounded([a.stop() for a in run.agents.values()], SETUP_CONCURRENCY)
+    await sampler.stop()
+    return run
+
+
+def run_simulation(config: SimConfig, progress: Progress | None = None) -> SimRun:
+    """Start a server in a temporary directory, simulate, stop it."""
+    with contextlib.ExitStack() as stack:
+        workdir = config.workdir
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="l2pop-sim-")))
+        server = stack.enter_context(running_server(workdir, config.server_args))
+        coro = simulate(dataclasses.replace(config, workdir=workdir), server, progress)
+        return asyncio.run(asyncio.wait_for(coro, config.time_limit_s))
+    raise AssertionError("unreachable")  # pragma: no cover
