@@ -40,6 +40,7 @@ from l2pop.core.step import (
     PortDeleted,
     PortUpserted,
     step,
+    step_all,
 )
 
 __all__ = [
@@ -77,5 +78,6 @@ __all__ = [
     "normalize_mac",
     "publication",
     "step",
+    "step_all",
     "validate_vni",
 ]

@@ -132,6 +132,12 @@ def _require_str(value: object, field_name: str, *, allow_empty: bool = True) ->
     return value
 
 
+def _require_bool(value: object, field_name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(field_name, value, "must be true or false")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Network:
     """A VXLAN network (one VNI)."""
@@ -147,6 +153,7 @@ class Network:
         _require_str(self.name, "name")
         validate_vni(self.vni)
         validate_mtu(self.mtu)
+        _require_bool(self.admin_state_up, "admin_state_up")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +205,13 @@ class Port:
         _require_str(self.network_id, "network_id", allow_empty=False)
         _require_str(self.host, "binding:host_id")
         object.__setattr__(self, "mac_address", normalize_mac(self.mac_address))
+        _require_bool(self.admin_state_up, "admin_state_up")
+        if isinstance(self.fixed_ips, str | bytes):
+            raise ValidationError("fixed_ips", self.fixed_ips, "must be a list of addresses")
+        pairs = tuple(self.allowed_address_pairs)
+        if not all(isinstance(p, AddressPair) for p in pairs):
+            raise ValidationError("allowed_address_pairs", pairs, "must hold AddressPair values")
+        object.__setattr__(self, "allowed_address_pairs", pairs)
         ips = tuple(normalize_ip(ip, "fixed_ips.ip_address") for ip in self.fixed_ips)
         if len(set(ips)) != len(ips):
             raise ValidationError("fixed_ips", list(self.fixed_ips), "an address is repeated")

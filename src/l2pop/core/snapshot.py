@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from l2pop.core.model import Host, Network, Port, is_single_address
 from l2pop.core.state import EMPTY, Entries, HostState, Neigh, NetworkState, Unicast
+from l2pop.errors import NotFoundError
 
 __all__ = ["NetworkSlice", "Snapshot", "desired", "publication"]
 
@@ -90,6 +91,8 @@ class Snapshot:
         by_net: dict[str, dict[str, Port]] = {n.id: {} for n in networks}
         nets = {n.id: n for n in networks}
         for port in ports:
+            if port.network_id not in by_net:
+                raise NotFoundError(f"port {port.id}: network {port.network_id} not found")
             by_net[port.network_id][port.id] = port
         slices: dict[str, NetworkSlice] = {}
         for net_id, net_ports in by_net.items():

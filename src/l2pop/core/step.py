@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from l2pop.core.model import Host, Network, Port
-from l2pop.core.snapshot import NetworkSlice, Snapshot
-from l2pop.core.state import EMPTY, Delta, Entries, Neigh, NetworkDelta, Unicast
+from l2pop.core.snapshot import NetworkSlice, Snapshot, desired
+from l2pop.core.state import EMPTY, Delta, Entries, Neigh, NetworkDelta, Unicast, diff
 from l2pop.errors import NotFoundError
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "PortDeleted",
     "PortUpserted",
     "step",
+    "step_all",
 ]
 
 
@@ -99,6 +100,28 @@ def step(snapshot: Snapshot, event: Event) -> tuple[Snapshot, Deltas]:
         case NetworkDeleted(network_id):
             return _network_deleted(snapshot, network_id)
     raise TypeError(f"not an event: {event!r}")  # pragma: no cover
+
+
+def step_all(snapshot: Snapshot, events: Iterable[Event]) -> tuple[Snapshot, Deltas]:
+    """Apply several events as one revision (e.g. a host deleted and its ports
+    going DOWN). A host touched by one event gets that event's delta; a host
+    touched by several gets the net change, ``diff`` of its state before and after.
+    """
+    touched: dict[str, list[Delta]] = {}
+    current = snapshot
+    for event in events:
+        current, deltas = step(current, event)
+        for host, delta in deltas.items():
+            touched.setdefault(host, []).append(delta)
+    out: Deltas = {}
+    for host, deltas_of_host in touched.items():
+        if len(deltas_of_host) == 1:
+            out[host] = deltas_of_host[0]
+            continue
+        net = diff(desired(snapshot, host), desired(current, host))
+        if net:
+            out[host] = net
+    return current, out
 
 
 def _port_changed(

@@ -229,6 +229,8 @@ def decode_delta(obj: object) -> Delta:
 def decode_change(obj: object) -> WatchChange:
     """A ``{"type": "change"}`` watch line -> :class:`WatchChange`."""
     body = _obj(obj, "change")
+    if body.get("type") != "change":
+        raise ValidationError("type", body.get("type"), 'a change line has "type": "change"')
     revision = _int(body.get("revision"), "revision")
     delta = decode_delta(body.get("networks", {}))
     ports = tuple(decode_host_port(p) for p in _list(body.get("ports", []), "ports"))

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+from l2pop.core import (
+    Delta,
+    Host,
+    HostDeleted,
+    Network,
+    Port,
+    PortStatus,
+    PortUpserted,
+    Snapshot,
+    apply,
+    desired,
+    step_all,
+)
+
+
+def _fabric() -> Snapshot:
+    hosts = [Host(f"h{i}", f"192.0.2.{i}") for i in (1, 2, 3)]
+    ports = [
+        Port(
+            f"p{i}",
+            "n1",
+            f"fa:16:3e:00:00:0{i}",
+            (f"198.51.100.{i}",),
+            host=f"h{i}",
+            status=PortStatus.ACTIVE,
+        )
+        for i in (1, 2, 3)
+    ]
+    return Snapshot.build([Network("n1", 100)], hosts, ports)
+
+
+def test_host_deleted_with_its_ports_down_gives_peers_one_net_delta() -> None:
+    before = _fabric()
+    p3 = before.port("n1", "p3")
+    assert p3 is not None
+    events = [HostDeleted("h3"), PortUpserted(replace(p3, status=PortStatus.DOWN))]
+    after, deltas = step_all(before, events)
+    for host in ("h1", "h2", "h3"):
+        assert apply(desired(before, host), deltas.get(host, _empty())) == desired(after, host)
+    assert "192.0.2.3" in deltas["h1"].networks["n1"].remove.flood
+
+
+def test_events_that_cancel_out_send_nothing() -> None:
+    before = _fabric()
+    p2 = before.port("n1", "p2")
+    assert p2 is not None
+    events = [PortUpserted(replace(p2, status=PortStatus.DOWN)), PortUpserted(p2)]
+    _, deltas = step_all(before, events)
+    assert deltas == {}
+
+
+def _empty() -> Delta:
+    return Delta()
