@@ -4,6 +4,7 @@ from dataclasses import replace
 
 from l2pop.core import (
     Delta,
+    Event,
     Host,
     HostDeleted,
     Network,
@@ -37,7 +38,7 @@ def test_host_deleted_with_its_ports_down_gives_peers_one_net_delta() -> None:
     before = _fabric()
     p3 = before.port("n1", "p3")
     assert p3 is not None
-    events = [HostDeleted("h3"), PortUpserted(replace(p3, status=PortStatus.DOWN))]
+    events: list[Event] = [HostDeleted("h3"), PortUpserted(replace(p3, status=PortStatus.DOWN))]
     after, deltas = step_all(before, events)
     for host in ("h1", "h2", "h3"):
         assert apply(desired(before, host), deltas.get(host, _empty())) == desired(after, host)
