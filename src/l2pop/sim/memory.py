@@ -1,0 +1,138 @@
+"""Server memory at scale: load many hosts and ports through the API, read the RSS.
+
+The ports are created bound (``BUILD``) and reported ``ACTIVE`` with the
+admin token, so the server holds every published entry. Optionally every
+host also keeps a watch stream open (lines are read and dropped), as 1,000
+real agents would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from l2pop.core import Host, Network
+from l2pop.sim.api import SimApi
+from l2pop.sim.procstats import MIB, ProcSampler
+from l2pop.sim.server_proc import ServerProcess, running_server
+from l2pop.sim.workload import host_name, tunnel_ip
+
+__all__ = ["MemoryConfig", "measure_memory"]
+
+_VM_BASE = ipaddress.IPv4Address("10.0.0.0")
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryConfig:
+    hosts: int = 1000
+    ports: int = 100_000
+    networks: int = 1000
+    watchers: bool = True
+    concurrency: int = 64
+    time_limit_s: float = 3600.0
+
+
+async def _watch_and_drop(
+    client: httpx.AsyncClient, host: str, token: str, stop: asyncio.Event
+) -> None:
+    """Keep one watch stream open until ``stop``; read and drop its lines."""
+    headers = {"X-Auth-Token": token}
+    timeout = httpx.Timeout(10.0, read=None)
+    with contextlib.suppress(httpx.HTTPError):
+        async with client.stream(
+            "GET",
+            f"/v1/hosts/{host}/watch",
+            params={"revision": "0"},
+            headers=headers,
+            timeout=timeout,
+        ) as response:
+            async for _ in response.aiter_lines():
+                if stop.is_set():
+                    return
+
+
+async def _load(config: MemoryConfig, server: ServerProcess, progress: Any) -> dict[str, Any]:
+    sampler = ProcSampler(server.pid)
+    rss_idle = sampler.rss()
+    sampler.start()
+    limits = httpx.Limits(max_connections=config.hosts + config.concurrency + 16)
+    stop = asyncio.Event()
+    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30.0) as client:
+        api = SimApi(client, server.admin_token)
+        gate = asyncio.Semaphore(config.concurrency)
+        hosts = [Host(host_name(i), tunnel_ip(i)) for i in range(config.hosts)]
+
+        async def register(host: Host) -> tuple[str, str]:
+            async with gate:
+                return host.name, await api.register_host(host)
+
+        tokens = dict(await asyncio.gather(*(register(h) for h in hosts)))
+        nets = [
+            await api.create_network(Network("x", 20_000 + i, f"memnet{i}"))
+            for i in range(config.networks)
+        ]
+        watchers = (
+            [
+                asyncio.create_task(_watch_and_drop(client, name, token, stop))
+                for name, token in tokens.items()
+            ]
+            if config.watchers
+            else []
+        )
+        t0 = time.perf_counter()
+
+        async def boot(i: int) -> None:
+            host = hosts[i % config.hosts].name
+            net = nets[(i * 7919) % len(nets)]
+            mac = "fa:16:3e:" + ":".join(f"{b:02x}" for b in (i + 1).to_bytes(3, "big"))
+            port_id = await api.create_port(net, mac, (str(_VM_BASE + i + 1),))
+            await api.bind_port(port_id, host)
+            await api.report_status(host, server.admin_token, port_id, "ACTIVE")
+            progress(i)
+
+        async def worker(first: int) -> None:
+            for i in range(first, config.ports, config.concurrency):
+                await boot(i)
+
+        await asyncio.gather(*(worker(w) for w in range(config.concurrency)))
+        load_s = time.perf_counter() - t0
+        await asyncio.sleep(2.0)  # let the watch fan-out drain before reading
+        rss_loaded = sampler.rss()
+        stop.set()
+        for task in watchers:
+            task.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+    await sampler.stop()
+    return {
+        "hosts": config.hosts,
+        "ports": config.ports,
+        "networks": config.networks,
+        "watch_streams": len(watchers),
+        "load_s": round(load_s, 1),
+        "api_writes_per_s": round(3 * config.ports / load_s, 1) if load_s else None,
+        "server_rss_mib_idle": round(rss_idle / MIB, 1),
+        "server_rss_mib_loaded": round(rss_loaded / MIB, 1),
+        "server_rss_mib_peak": round(sampler.peak_rss / MIB, 1),
+        "db_mib": round(server.db_path.stat().st_size / MIB, 1),
+    }
+
+
+def measure_memory(
+    config: MemoryConfig, workdir: Path | None = None, progress: Any = None
+) -> dict[str, Any]:
+    """Start a server, load it, return the RSS figures (bounded by ``time_limit_s``)."""
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="l2pop-mem-")))
+        server = stack.enter_context(running_server(workdir))
+        coro = _load(config, server, progress or (lambda _: None))
+        return asyncio.run(asyncio.wait_for(coro, config.time_limit_s))
+    raise AssertionError("unreachable")  # pragma: no cover
