@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from l2pop.core.state import Entries
+from l2pop.core.state import Entries, Unicast
 
 __all__ = [
     "AddFlood",
@@ -163,6 +163,13 @@ class KernelNetwork:
     entries: Entries = field(default_factory=Entries)
     # Taps enslaved to this network's bridge.
     taps: frozenset[str] = frozenset()
+    # Unicast entries only half present (suppress mode: a ``self`` remote without its
+    # ``master static`` twin, or, with vtep "", a ``master static`` entry without a
+    # ``self`` remote; proxy mode: any ``master static`` entry, vtep ""). Not in ``entries``.
+    partial: frozenset[Unicast] = frozenset()
+    # False when the devices need repair that EnsureNetwork does (a device down, the
+    # bridge's MAC or MTU wrong, the port flags wrong for the mode).
+    sound: bool = True
 
 
 @dataclass(frozen=True, slots=True)

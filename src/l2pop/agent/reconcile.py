@@ -1,0 +1,214 @@
+"""Reconcile: the minimal operations that turn what the kernel holds into the desired state.
+
+Pure: no I/O. The agent reads the kernel (``Dataplane.read``), gets the desired
+state from the server, and calls :func:`plan`; the dataplane applies the ops.
+
+Rules (DESIGN.md §5):
+
+* an entry that is already right is never deleted and re-added (an agent
+  restart does not blink traffic); a changed unicast/neigh target is rewritten
+  in place (``replace``), not deleted first;
+* ambiguous desired entries are programmed for none of their candidates, so
+  traffic falls back to flooding: one IP wanted with two MACs (VRRP pairs), one
+  MAC wanted behind two VTEPs (a migration in flight);
+* unicast entries for the MACs of this host's own ports are never programmed
+  (a VRRP virtual MAC held locally and also published by a peer);
+* a network that left the host loses its devices; only our devices are read,
+  so only ours are removed;
+* a tap of a port bound here that is present but not on its bridge is attached.
+
+Op order (deterministic): removals of whole networks, then per network (sorted
+by id): ensure, deletions, additions, tap attachments.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from l2pop.core.state import Entries, HostState, NetworkState, Unicast
+from l2pop.core.wire import HostPort
+from l2pop.dataplane.base import (
+    AddFlood,
+    AddNeigh,
+    AddUnicast,
+    AttachTap,
+    DelFlood,
+    DelNeigh,
+    DelUnicast,
+    EnsureNetwork,
+    KernelNetwork,
+    Mode,
+    Op,
+    RemoveNetwork,
+    bridge_name,
+    tap_name,
+)
+
+__all__ = ["LocalPort", "effective", "plan", "programmable"]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalPort:
+    """A port bound to this host, as far as reconciling cares."""
+
+    id: str
+    network_id: str
+    # Its own MAC and the MACs of its allowed address pairs.
+    macs: frozenset[str]
+
+    @classmethod
+    def from_host_port(cls, port: HostPort) -> LocalPort:
+        return cls(port.id, port.network_id, frozenset({port.mac_address}))
+
+
+def programmable(state: NetworkState, local_macs: frozenset[str] = frozenset()) -> Entries:
+    """The entries of ``state`` the kernel should hold: unambiguous, none for our own MACs."""
+    vteps_of: dict[str, set[str]] = defaultdict(set)
+    for mac, vtep in state.unicast:
+        vteps_of[mac].add(vtep)
+    macs_of: dict[str, set[str]] = defaultdict(set)
+    for ip, mac in state.neigh:
+        macs_of[ip].add(mac)
+    unicast = frozenset(
+        u for u in state.unicast if len(vteps_of[u.mac]) == 1 and u.mac not in local_macs
+    )
+    neigh = frozenset(n for n in state.neigh if len(macs_of[n.ip]) == 1)
+    return Entries(state.flood, unicast, neigh)
+
+
+def effective(desired: HostState, ports: Iterable[LocalPort] = ()) -> HostState:
+    """``desired`` reduced to what :func:`plan` programs (see :func:`programmable`)."""
+    macs = _local_macs(ports)
+    return HostState(
+        {
+            net_id: NetworkState(net.vni, net.mtu, programmable(net, macs.get(net_id, frozenset())))
+            for net_id, net in desired.networks.items()
+        }
+    )
+
+
+def plan(
+    desired: HostState,
+    actual: Mapping[int, KernelNetwork],
+    *,
+    mode: Mode,
+    ports: Iterable[LocalPort] = (),
+    taps: frozenset[str] = frozenset(),
+    local_ip: str | None = None,
+) -> list[Op]:
+    """Ops that make ``actual`` (from ``Dataplane.read``) hold ``desired``.
+
+    ``ports`` are the ports bound to this host, ``taps`` the tap devices present
+    in its namespace, ``local_ip`` this host's tunnel IP (a VXLAN device with
+    another ``local`` is re-created; None skips that check).
+    """
+    port_list = list(ports)
+    macs = _local_macs(port_list)
+    wanted_vnis = {net.vni: net_id for net_id, net in desired.networks.items()}
+    ops: list[Op] = []
+    for vni in sorted(actual):
+        held = actual[vni]
+        net_id = wanted_vnis.get(vni)
+        if net_id is None or _must_recreate(held, net_id, mode, local_ip):
+            ops.append(RemoveNetwork(vni, held.bridge or ""))
+    removed = {op.vni for op in ops if isinstance(op, RemoveNetwork)}
+    for net_id in sorted(desired.networks):
+        net = desired.networks[net_id]
+        kernel = None if net.vni in removed else actual.get(net.vni)
+        entries = programmable(net, macs.get(net_id, frozenset()))
+        ops.extend(_plan_network(net_id, net, entries, kernel, mode))
+        ops.extend(_attachments(net_id, net, kernel, port_list, taps))
+    return ops
+
+
+def _local_macs(ports: Iterable[LocalPort]) -> dict[str, frozenset[str]]:
+    macs: dict[str, set[str]] = defaultdict(set)
+    for port in ports:
+        macs[port.network_id] |= port.macs
+    return {net_id: frozenset(found) for net_id, found in macs.items()}
+
+
+def _must_recreate(kernel: KernelNetwork, net_id: str, mode: Mode, local_ip: str | None) -> bool:
+    """The VNI now belongs to another network, the proxy flag (fixed at creation) is
+    wrong for the mode, or the device's ``local`` address is not ours."""
+    if kernel.bridge is not None and kernel.bridge != bridge_name(net_id):
+        return True
+    if kernel.proxy != (mode is Mode.PROXY):
+        return True
+    return local_ip is not None and kernel.local_ip != local_ip
+
+
+def _plan_network(
+    net_id: str, net: NetworkState, want: Entries, kernel: KernelNetwork | None, mode: Mode
+) -> list[Op]:
+    vni = net.vni
+    if kernel is None:
+        return [EnsureNetwork(net_id, vni, net.mtu), *_additions(vni, want, Entries())]
+    ops: list[Op] = []
+    have = kernel.entries
+    repair = not kernel.sound or kernel.mtu != net.mtu or kernel.bridge is None
+    if repair:
+        ops.append(EnsureNetwork(net_id, vni, net.mtu))
+    ops.extend(_deletions(vni, want, have, kernel.partial))
+    if repair and mode is Mode.SUPPRESS:
+        # Repairing the bridge may flush its neighbour table: write them all again.
+        have = Entries(have.flood, have.unicast, frozenset())
+    ops.extend(_additions(vni, want, have, kernel.partial))
+    return ops
+
+
+def _deletions(
+    vni: int, want: Entries, have: Entries, partial: frozenset[Unicast] = frozenset()
+) -> list[Op]:
+    ops: list[Op] = [DelFlood(vni, vtep) for vtep in sorted(have.flood - want.flood)]
+    wanted_vtep = {u.mac: u.vtep for u in want.unicast}
+    held: dict[str, list[str]] = defaultdict(list)
+    for mac, vtep in have.unicast:
+        held[mac].append(vtep)
+    for mac in sorted(held):
+        vteps = sorted(held[mac])
+        target = wanted_vtep.get(mac)
+        if target is not None and target not in vteps and len(vteps) == 1:
+            continue  # one remote: ``replace`` rewrites it in place, no gap
+        ops.extend(DelUnicast(vni, mac, vtep) for vtep in vteps if vtep != target)
+    ops.extend(DelUnicast(vni, u.mac, u.vtep) for u in sorted(partial) if _stale(u, wanted_vtep))
+    wanted_mac = {n.ip: n.mac for n in want.neigh}
+    # A neighbour entry is keyed by IP: a new MAC for a held IP is a ``replace``.
+    ops.extend(DelNeigh(vni, n.ip, n.mac) for n in sorted(have.neigh) if n.ip not in wanted_mac)
+    return ops
+
+
+def _stale(half: Unicast, wanted_vtep: Mapping[str, str]) -> bool:
+    """A half entry of a wanted MAC is completed by its addition's ``replace``."""
+    target = wanted_vtep.get(half.mac)
+    return target is None or half.vtep not in ("", target)
+
+
+def _additions(
+    vni: int, want: Entries, have: Entries, partial: frozenset[Unicast] = frozenset()
+) -> list[Op]:
+    ops: list[Op] = [AddFlood(vni, vtep) for vtep in sorted(want.flood - have.flood)]
+    held_macs: dict[str, int] = defaultdict(int)
+    for u in have.unicast:
+        held_macs[u.mac] += 1
+    for u in sorted(want.unicast):
+        # Re-assert a kept remote when we deleted its siblings, and fix half entries.
+        if u not in have.unicast or held_macs[u.mac] > 1 or u in partial:
+            ops.append(AddUnicast(vni, u.mac, u.vtep))
+    ops.extend(AddNeigh(vni, n.ip, n.mac) for n in sorted(want.neigh - have.neigh))
+    return ops
+
+
+def _attachments(
+    net_id: str,
+    net: NetworkState,
+    kernel: KernelNetwork | None,
+    ports: list[LocalPort],
+    taps: frozenset[str],
+) -> list[Op]:
+    fresh = kernel is None or kernel.mtu != net.mtu
+    attached = frozenset() if kernel is None or fresh else kernel.taps
+    names = sorted({tap_name(p.id) for p in ports if p.network_id == net_id})
+    return [AttachTap(tap, net_id, net.mtu) for tap in names if tap in taps and tap not in attached]
