@@ -1,0 +1,94 @@
+"""``l2pop server``: the control-plane server (SQLite by default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("server")
+    def server(
+        db: Annotated[
+            Path | None, typer.Option("--db", help="SQLite database file [./l2pop.db].")
+        ] = None,
+        etcd: Annotated[
+            str | None,
+            typer.Option(
+                "--etcd", help="etcd endpoints host:port or http(s)://host:port, comma-separated."
+            ),
+        ] = None,
+        etcd_ca: Annotated[Path | None, typer.Option("--etcd-ca", help="etcd CA bundle.")] = None,
+        etcd_cert: Annotated[
+            Path | None, typer.Option("--etcd-cert", help="etcd client certificate.")
+        ] = None,
+        etcd_key: Annotated[Path | None, typer.Option("--etcd-key", help="etcd key.")] = None,
+        etcd_user: Annotated[str | None, typer.Option("--etcd-user", help="etcd user.")] = None,
+        etcd_password_file: Annotated[
+            Path | None, typer.Option("--etcd-password-file", help="File with the etcd password.")
+        ] = None,
+        etcd_prefix: Annotated[
+            str, typer.Option("--etcd-prefix", help="Key prefix in etcd.")
+        ] = "/l2pop/",
+        listen: Annotated[
+            str, typer.Option("--listen", help="HOST:PORT to serve on.")
+        ] = "127.0.0.1:9696",
+        admin_token_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--admin-token-file",
+                help="File with the admin token; generated (0600) next to the db when absent.",
+            ),
+        ] = None,
+        vni_range: Annotated[
+            str, typer.Option("--vni-range", help="LOW:HIGH for networks created without a VNI.")
+        ] = "1000:1999",
+        max_body: Annotated[
+            int, typer.Option("--max-body", min=1, help="Largest request body in bytes (413).")
+        ] = 1024 * 1024,
+        retain: Annotated[
+            int, typer.Option("--retain", min=10_000, help="Revisions kept for watch resume.")
+        ] = 10_000,
+        log_level: Annotated[str, typer.Option("--log-level", help="debug|info|warning")] = "info",
+        access_log: Annotated[bool, typer.Option("--access-log", help="Log requests.")] = False,
+    ) -> None:
+        """Run the l2pop server: Neutron v2.0 subset + host list/watch API."""
+        from l2pop.errors import L2popError
+        from l2pop.server.logs import setup_logging
+        from l2pop.server.runner import ServerOptions, parse_vni_range, serve
+
+        if db is not None and etcd is not None:
+            raise typer.BadParameter("--db and --etcd exclude each other: choose one store")
+        setup_logging(log_level)
+        try:
+            options = ServerOptions(
+                db=db or Path("l2pop.db"),
+                listen=listen,
+                admin_token_file=admin_token_file,
+                vni_range=parse_vni_range(vni_range),
+                max_body=max_body,
+                retain=retain,
+                access_log=access_log,
+            )
+            store = None
+            if etcd is not None:
+                from l2pop.server.store import open_etcd_store
+
+                store = open_etcd_store(
+                    etcd,
+                    ca=etcd_ca,
+                    cert=etcd_cert,
+                    key=etcd_key,
+                    user=etcd_user,
+                    password_file=etcd_password_file,
+                    prefix=etcd_prefix,
+                    retain=retain,
+                )
+            serve(options, store)
+        except L2popError as exc:
+            typer.echo(f"l2pop server: {exc}", err=True)
+            raise typer.Exit(2) from None

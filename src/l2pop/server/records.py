@@ -1,0 +1,78 @@
+"""Stored records (Neutron-shaped JSON) <-> core values, and their index keys.
+
+A record is exactly what the API shows for the resource (plus, for hosts,
+the token hash, which the API never shows). The core sees only the fields
+that matter for forwarding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from l2pop.core import AddressPair, Host, Network, Port, PortStatus
+from l2pop.server.store.base import JSON
+
+__all__ = [
+    "HOST",
+    "NETWORK",
+    "PORT",
+    "host_of",
+    "host_view",
+    "index_keys",
+    "network_of",
+    "port_of",
+]
+
+NETWORK = "network"
+PORT = "port"
+HOST = "host"
+
+
+def network_of(rec: JSON) -> Network:
+    return Network(
+        id=rec["id"],
+        vni=rec["provider:segmentation_id"],
+        name=rec["name"],
+        mtu=rec["mtu"],
+        admin_state_up=rec["admin_state_up"],
+    )
+
+
+def port_of(rec: JSON) -> Port:
+    return Port(
+        id=rec["id"],
+        network_id=rec["network_id"],
+        mac_address=rec["mac_address"],
+        fixed_ips=tuple(ip["ip_address"] for ip in rec["fixed_ips"]),
+        allowed_address_pairs=tuple(
+            AddressPair(p["ip_address"], p.get("mac_address")) for p in rec["allowed_address_pairs"]
+        ),
+        host=rec["binding:host_id"],
+        status=PortStatus(rec["status"]),
+        admin_state_up=rec["admin_state_up"],
+        name=rec["name"],
+        device_owner=rec["device_owner"],
+        device_id=rec["device_id"],
+    )
+
+
+def host_of(rec: JSON) -> Host:
+    return Host(rec["name"], rec["tunnel_ip"])
+
+
+def host_view(rec: JSON) -> JSON:
+    """A host record as the API shows it: never the token hash."""
+    return {k: v for k, v in rec.items() if k != "token_hash"}
+
+
+def index_keys(kind: str, rec: JSON) -> Iterator[str]:
+    """The unique-index keys a record claims (VNI; MAC and IPs per network; tunnel IP)."""
+    if kind == NETWORK:
+        yield f"vni/{rec['provider:segmentation_id']}"
+    elif kind == PORT:
+        net = rec["network_id"]
+        yield f"mac/{net}/{rec['mac_address']}"
+        for ip in rec["fixed_ips"]:
+            yield f"ip/{net}/{ip['ip_address']}"
+    elif kind == HOST:
+        yield f"tunnel_ip/{rec['tunnel_ip']}"

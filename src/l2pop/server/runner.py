@@ -1,0 +1,103 @@
+"""Run the server: open the store, serve HTTP with uvicorn, stop cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from l2pop.errors import ValidationError
+from l2pop.server.api.app import create_app
+from l2pop.server.auth import load_admin_token
+from l2pop.server.metrics import Metrics
+from l2pop.server.service import Service, ServiceConfig
+from l2pop.server.store.base import DEFAULT_RETAIN, Store
+from l2pop.server.store.sqlite import SQLiteStore
+
+__all__ = ["ServerOptions", "parse_listen", "parse_vni_range", "serve"]
+
+log = logging.getLogger(__name__)
+GRACEFUL_SHUTDOWN_S = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    db: Path
+    listen: str = "127.0.0.1:9696"
+    admin_token_file: Path | None = None
+    vni_range: tuple[int, int] = (1000, 1999)
+    max_body: int = 1024 * 1024
+    retain: int = DEFAULT_RETAIN
+    bookmark_interval: float = 5.0
+    access_log: bool = False
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValidationError("--listen", value, "expected HOST:PORT, e.g. 127.0.0.1:9696")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def parse_vni_range(value: str) -> tuple[int, int]:
+    low, sep, high = value.partition(":")
+    if not sep or not low.isdigit() or not high.isdigit():
+        raise ValidationError("--vni-range", value, "expected LOW:HIGH, e.g. 1000:1999")
+    lo, hi = int(low), int(high)
+    if not 1 <= lo <= hi <= 16_777_215:
+        raise ValidationError("--vni-range", value, "need 1 <= LOW <= HIGH <= 16777215")
+    return lo, hi
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that ends the watch streams first, so shutdown does not wait on them."""
+
+    def __init__(self, config: uvicorn.Config, services: list[Service]) -> None:
+        super().__init__(config)
+        self.services = services
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # uvicorn re-raises the signal after its graceful stop, so the process
+        # would die "by SIGTERM"; a completed graceful stop exits 0 instead.
+        self._captured_signals.clear()
+
+    async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
+        for service in self.services:
+            service.hub.close_all()
+        await super().shutdown(sockets)  # type: ignore[arg-type]
+
+
+def serve(options: ServerOptions, store: Store | None = None) -> None:
+    host, port = parse_listen(options.listen)
+    admin, written = load_admin_token(options.admin_token_file, options.db)
+    if written is not None:
+        log.warning("admin token written to %s", written)
+    backend: Store = store or SQLiteStore(options.db, retain=options.retain)
+    config = ServiceConfig(vni_range=options.vni_range, bookmark_interval=options.bookmark_interval)
+
+    services: list[Service] = []
+
+    async def open_service() -> Service:
+        service = await Service.open(backend, admin, config, Metrics())
+        services.append(service)
+        log.info("serving at revision %d on %s:%d", service.view.revision, host, port)
+        return service
+
+    app = create_app(open_service, options.max_body)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=options.access_log,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            lifespan="on",
+        ),
+        services,
+    )
+    server.run()

@@ -1,0 +1,111 @@
+"""The service: one replica's view, the write loop, auth and metrics wiring.
+
+Every write is built from the current view by a ``build`` function (which
+validates and returns store ops guarded by the mod_revisions it read), then
+committed. A guard that fails means another write got there first: the view
+has caught up by then, so ``build`` runs again and either succeeds or raises
+the precise 4xx (a duplicate found in the refreshed view).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from l2pop.errors import AuthError, ConflictError, StoreUnavailableError
+from l2pop.server.auth import AdminToken, Principal, hash_token, token_from_headers
+from l2pop.server.fanout import Hub
+from l2pop.server.metrics import Metrics
+from l2pop.server.store.base import ChangeRecord, Op, PreconditionFailed, Store
+from l2pop.server.view import View
+
+__all__ = ["Service", "ServiceConfig", "utc_now"]
+
+MAX_ATTEMPTS = 8
+WRITE_TIMEOUT_S = 5.0
+
+
+def utc_now() -> str:
+    """Neutron's timestamp format."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    vni_range: tuple[int, int] = (1000, 1999)
+    bookmark_interval: float = 5.0
+    watch_queue_limit: int = 10_000
+    write_timeout: float = WRITE_TIMEOUT_S
+
+
+@dataclass
+class Service:
+    """Everything a request handler needs; built by :meth:`open`."""
+
+    store: Store
+    view: View
+    admin: AdminToken
+    config: ServiceConfig
+    hub: Hub
+    metrics: Metrics
+    last_seen: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    async def open(
+        cls, store: Store, admin: AdminToken, config: ServiceConfig, metrics: Metrics
+    ) -> Service:
+        await store.start()
+        view = View(await store.load())
+        service = cls(store, view, admin, config, Hub(config.watch_queue_limit), metrics)
+        store.subscribe(service._on_change)
+        metrics.revision.set(view.revision)
+        return service
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    def _on_change(self, record: ChangeRecord) -> None:
+        applied = self.view.apply(record)
+        reached = self.hub.publish(applied)
+        self.metrics.revision.set(self.view.revision)
+        self.metrics.deltas_sent.inc(reached)
+        self.metrics.fanout.observe(len(applied.deltas))
+
+    # -- auth --------------------------------------------------------------
+
+    def authenticate(self, headers: Mapping[str, str]) -> Principal:
+        token_hash = hash_token(token_from_headers(headers))
+        if self.admin.matches(token_hash):
+            return Principal(admin=True)
+        host = self.view.tokens.get(token_hash)
+        if host is None:
+            raise AuthError("the token is not valid (unknown, revoked, or its host was deleted)")
+        self.last_seen[host] = time.time()
+        return Principal(admin=False, host=host)
+
+    def still_valid(self, principal: Principal, token_hash: str) -> bool:
+        return principal.admin or self.view.tokens.get(token_hash) == principal.host
+
+    # -- writes ------------------------------------------------------------
+
+    async def write(self, build: Callable[[], Sequence[Op]]) -> ChangeRecord | None:
+        """Commit what ``build`` returns; retry on a lost race; None if nothing to do."""
+        for _ in range(MAX_ATTEMPTS):
+            ops = build()
+            if not ops:
+                return None
+            try:
+                record = await asyncio.wait_for(
+                    self.store.commit(ops), timeout=self.config.write_timeout
+                )
+            except PreconditionFailed:
+                self.metrics.write_retries.inc()
+                await self.view.wait_for(self.store.revision)
+                continue
+            except TimeoutError:
+                raise StoreUnavailableError("the store did not acknowledge in time") from None
+            await self.view.wait_for(record.revision)
+            return record
+        raise ConflictError("too many concurrent updates of the same resource; retry")

@@ -1,0 +1,287 @@
+"""SQLite store: one file, WAL, ``synchronous=FULL``, group commit.
+
+Concurrent ``commit`` calls are queued and written by one writer thread in
+batches: every transaction of a batch gets its own SAVEPOINT and revision
+(a failed guard rolls back that transaction only), and the batch ends with
+one COMMIT -- one fsync for many acknowledged writes. Listeners then get the
+change records in revision order on the event loop, and only after that are
+the callers' futures resolved (read-your-writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from l2pop.errors import GoneError, StoreUnavailableError, ValidationError
+from l2pop.server.store.base import (
+    DEFAULT_RETAIN,
+    INDEX,
+    JSON,
+    ChangeListener,
+    ChangeRecord,
+    Check,
+    CheckNone,
+    Delete,
+    Loaded,
+    Op,
+    PreconditionFailed,
+    Put,
+    ResourceChange,
+    StoredRecord,
+)
+
+__all__ = ["SQLiteStore"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    mod_revision INTEGER NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (revision INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('revision', 0), ('compacted', 0);
+"""
+MAX_BATCH = 512
+# Compact in steps, not on every commit: delete once the log is this much over.
+COMPACT_SLACK = 1_000
+
+_Pending = tuple[Sequence[Op], "asyncio.Future[ChangeRecord]"]
+
+
+class SQLiteStore:
+    """The default store; ``path`` may be ``:memory:`` only in tests (not durable)."""
+
+    def __init__(self, path: Path | str, *, retain: int = DEFAULT_RETAIN) -> None:
+        self._path = str(path)
+        self._retain = retain
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._listeners: list[ChangeListener] = []
+        self._revision = 0
+        self._compacted = 0
+        self.batches = 0
+        self.commits = 0
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    async def _run(self, fn: object, *args: object) -> object:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)  # type: ignore[arg-type]
+
+    def _open(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript(SCHEMA)
+        self._conn = conn
+        self._revision = self._meta("revision")
+        self._compacted = self._meta("compacted")
+
+    def _meta(self, name: str) -> int:
+        assert self._conn is not None
+        row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return int(row[0])
+
+    async def start(self) -> None:
+        await self._run(self._open)
+        self._writer = asyncio.create_task(self._write_loop(), name="sqlite-writer")
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            while not self._queue.empty():
+                await asyncio.sleep(0.01)
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+        if self._conn is not None:
+            await self._run(self._conn.close)
+            self._conn = None
+        self._executor.shutdown(wait=True)
+
+    async def healthy(self) -> bool:
+        return self._conn is not None and self._writer is not None and not self._writer.done()
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        self._listeners.append(listener)
+
+    # -- reads -------------------------------------------------------------
+
+    def _load(self) -> Loaded:
+        assert self._conn is not None
+        records: dict[str, dict[str, StoredRecord]] = {}
+        rows = self._conn.execute(
+            "SELECT kind, key, value, mod_revision FROM records WHERE kind != ?", (INDEX,)
+        )
+        for kind, key, value, mod in rows:
+            records.setdefault(kind, {})[key] = StoredRecord(json.loads(value), mod)
+        return Loaded(self._meta("revision"), self._meta("compacted"), records)
+
+    async def load(self) -> Loaded:
+        result = await self._run(self._load)
+        assert isinstance(result, Loaded)
+        return result
+
+    def _changes(self, after: int) -> list[ChangeRecord]:
+        assert self._conn is not None
+        rows = self._conn.execute(
+            "SELECT revision, body FROM changes WHERE revision > ? ORDER BY revision", (after,)
+        )
+        return [_decode_change(rev, body) for rev, body in rows]
+
+    async def changes(self, after: int) -> list[ChangeRecord]:
+        if after < self._compacted:
+            raise GoneError(
+                f"revision {after} is compacted (log retained after {self._compacted}): list again"
+            )
+        if after > self._revision:
+            raise ValidationError("revision", after, f"ahead of the current {self._revision}")
+        result = await self._run(self._changes, after)
+        assert isinstance(result, list)
+        return result
+
+    # -- writes ------------------------------------------------------------
+
+    async def commit(self, ops: Sequence[Op]) -> ChangeRecord:
+        if self._writer is None or self._writer.done():
+            raise StoreUnavailableError("the store is not running")
+        future: asyncio.Future[ChangeRecord] = asyncio.get_running_loop().create_future()
+        await self._queue.put((list(ops), future))
+        return await future
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                outcome = await self._run(self._write_batch, [ops for ops, _ in batch])
+            except (sqlite3.Error, OSError) as exc:
+                log.error("sqlite write failed: %s", exc)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(StoreUnavailableError(f"sqlite: {exc}"))
+                continue
+            assert isinstance(outcome, list)
+            self.batches += 1
+            self._deliver(batch, outcome)
+
+    def _deliver(
+        self, batch: list[_Pending], outcome: list[ChangeRecord | PreconditionFailed]
+    ) -> None:
+        # Listeners first, in revision order, then the callers: a caller woken
+        # up finds its write already in the view.
+        for result in outcome:
+            if isinstance(result, ChangeRecord):
+                self._revision = result.revision
+                for listener in self._listeners:
+                    listener(result)
+        for (_, future), result in zip(batch, outcome, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, ChangeRecord):
+                future.set_result(result)
+            else:
+                future.set_exception(result)
+
+    def _write_batch(self, batch: list[Sequence[Op]]) -> list[ChangeRecord | PreconditionFailed]:
+        conn = self._conn
+        assert conn is not None
+        revision = self._meta("revision")
+        outcome: list[ChangeRecord | PreconditionFailed] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for ops in batch:
+                conn.execute("SAVEPOINT txn")
+                try:
+                    record = self._apply(conn, ops, revision + 1)
+                except PreconditionFailed as failed:
+                    conn.execute("ROLLBACK TO txn")
+                    conn.execute("RELEASE txn")
+                    outcome.append(failed)
+                    continue
+                conn.execute("RELEASE txn")
+                revision += 1
+                outcome.append(record)
+            conn.execute("UPDATE meta SET value = ? WHERE name = 'revision'", (revision,))
+            self._compact(conn, revision)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.commits += sum(isinstance(r, ChangeRecord) for r in outcome)
+        return outcome
+
+    def _compact(self, conn: sqlite3.Connection, revision: int) -> None:
+        if revision - self._compacted <= self._retain + COMPACT_SLACK:
+            return
+        compacted = revision - self._retain
+        conn.execute("DELETE FROM changes WHERE revision <= ?", (compacted,))
+        conn.execute("UPDATE meta SET value = ? WHERE name = 'compacted'", (compacted,))
+        self._compacted = compacted
+
+    def _apply(self, conn: sqlite3.Connection, ops: Sequence[Op], revision: int) -> ChangeRecord:
+        changes: list[ResourceChange] = []
+        for op in ops:
+            if isinstance(op, CheckNone):
+                _check_none(conn, op)
+                continue
+            row = conn.execute(
+                "SELECT value, mod_revision FROM records WHERE kind = ? AND key = ?",
+                (op.kind, op.key),
+            ).fetchone()
+            actual = 0 if row is None else int(row[1])
+            if op.expect is not None and op.expect != actual:
+                raise PreconditionFailed(op.kind, op.key, op.expect, actual)
+            if isinstance(op, Check):
+                continue
+            before = None if row is None else json.loads(row[0])
+            if isinstance(op, Put):
+                conn.execute(
+                    "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)",
+                    (op.kind, op.key, json.dumps(op.value), revision),
+                )
+                after: JSON | None = op.value
+            else:
+                assert isinstance(op, Delete)
+                conn.execute("DELETE FROM records WHERE kind = ? AND key = ?", (op.kind, op.key))
+                after = None
+            if op.kind != INDEX and (before is not None or after is not None):
+                changes.append(ResourceChange(op.kind, op.key, before, after))
+        record = ChangeRecord(revision, tuple(changes))
+        conn.execute("INSERT INTO changes VALUES (?, ?)", (revision, _encode_change(record)))
+        return record
+
+
+def _check_none(conn: sqlite3.Connection, op: CheckNone) -> None:
+    # Keys are text; "prefix" <= key < "prefix" + U+FFFF selects the prefix range.
+    row = conn.execute(
+        "SELECT key, mod_revision FROM records WHERE kind = ? AND key >= ? AND key < ? LIMIT 1",
+        (op.kind, op.prefix, op.prefix + "\uffff"),
+    ).fetchone()
+    if row is not None:
+        raise PreconditionFailed(op.kind, str(row[0]), 0, int(row[1]))
+
+
+def _encode_change(record: ChangeRecord) -> str:
+    return json.dumps(
+        [[c.kind, c.key, c.before, c.after] for c in record.changes], separators=(",", ":")
+    )
+
+
+def _decode_change(revision: int, body: str) -> ChangeRecord:
+    return ChangeRecord(
+        revision, tuple(ResourceChange(k, key, b, a) for k, key, b, a in json.loads(body))
+    )

@@ -1,0 +1,156 @@
+"""One replica's in-memory view: the records, the core Snapshot and the tokens.
+
+The view is fed only by the store's committed change stream (its own writes
+included) and turns each change record into core events: ``step_all`` gives
+the next Snapshot and the per-host deltas at once, never a recomputation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from l2pop.core import (
+    Delta,
+    Event,
+    HostDeleted,
+    HostUpserted,
+    NetworkDeleted,
+    NetworkUpserted,
+    PortDeleted,
+    PortUpserted,
+    Snapshot,
+    step_all,
+)
+from l2pop.core.wire import encode_host_port
+from l2pop.server.records import HOST, NETWORK, PORT, host_of, network_of, port_of
+from l2pop.server.store.base import JSON, ChangeRecord, Loaded, ResourceChange, StoredRecord
+
+__all__ = ["Applied", "View", "events_of", "host_ports_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one revision did to each host: its delta and its changed ports."""
+
+    revision: int
+    deltas: dict[str, Delta]
+    ports: dict[str, list[JSON]] = field(default_factory=dict)
+
+    def hosts(self) -> set[str]:
+        return set(self.deltas) | set(self.ports)
+
+
+def _event(kind: str, key: str, image: JSON | None, other: JSON | None) -> Event | None:
+    """The core event that makes the snapshot hold ``image`` (None: deleted)."""
+    if kind == NETWORK:
+        return NetworkDeleted(key) if image is None else NetworkUpserted(network_of(image))
+    if kind == PORT:
+        if image is None:
+            assert other is not None
+            return PortDeleted(other["network_id"], key)
+        return PortUpserted(port_of(image))
+    if kind == HOST:
+        return HostDeleted(key) if image is None else HostUpserted(host_of(image))
+    return None
+
+
+def events_of(changes: Iterable[ResourceChange], *, undo: bool = False) -> list[Event]:
+    """Core events of a change record; ``undo`` gives the events that revert it."""
+    if undo:
+        pairs = [(c.kind, c.key, c.before, c.after) for c in reversed(list(changes))]
+    else:
+        pairs = [(c.kind, c.key, c.after, c.before) for c in changes]
+    events = [_event(kind, key, image, other) for kind, key, image, other in pairs]
+    return [e for e in events if e is not None]
+
+
+def host_ports_of(changes: Iterable[ResourceChange]) -> dict[str, list[JSON]]:
+    """Per host, the encoded ports bound to it whose record changed.
+
+    A port that left the host (unbound, moved, deleted) is sent to its old
+    host with ``"deleted": true``: it is no longer that host's port.
+    """
+    out: dict[str, list[JSON]] = {}
+    for change in changes:
+        if change.kind != PORT:
+            continue
+        after_host = change.after["binding:host_id"] if change.after else ""
+        before_host = change.before["binding:host_id"] if change.before else ""
+        if after_host and change.after is not None:
+            out.setdefault(after_host, []).append(encode_host_port(port_of(change.after)))
+        if before_host and before_host != after_host and change.before is not None:
+            port = port_of(change.before)
+            out.setdefault(before_host, []).append(encode_host_port(port, deleted=True))
+    return out
+
+
+class View:
+    """Records + Snapshot at ``revision``; waiters for read-your-writes."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.revision = loaded.revision
+        self.records: dict[str, dict[str, StoredRecord]] = {
+            kind: dict(loaded.records.get(kind, {})) for kind in (NETWORK, PORT, HOST)
+        }
+        # Lists, not generators: Snapshot.build iterates its networks twice.
+        self.snapshot = Snapshot.build(
+            [network_of(r.value) for r in self.records[NETWORK].values()],
+            [host_of(r.value) for r in self.records[HOST].values()],
+            [port_of(r.value) for r in self.records[PORT].values()],
+        )
+        self.tokens: dict[str, str] = {
+            r.value["token_hash"]: name for name, r in self.records[HOST].items()
+        }
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    def get(self, kind: str, key: str) -> StoredRecord | None:
+        return self.records[kind].get(key)
+
+    def values(self, kind: str) -> Iterator[JSON]:
+        return (r.value for r in self.records[kind].values())
+
+    def apply(self, record: ChangeRecord) -> Applied:
+        """Advance to ``record``; revisions at or below the current one are ignored."""
+        if record.revision <= self.revision:
+            return Applied(record.revision, {})
+        self.snapshot, deltas = step_all(self.snapshot, events_of(record.changes))
+        for change in record.changes:
+            self._apply_record(change, record.revision)
+        self.revision = record.revision
+        self._wake()
+        return Applied(record.revision, deltas, host_ports_of(record.changes))
+
+    def _apply_record(self, change: ResourceChange, revision: int) -> None:
+        table = self.records.get(change.kind)
+        if table is None:
+            return
+        if change.kind == HOST and change.before is not None:
+            self.tokens.pop(change.before["token_hash"], None)
+        if change.after is None:
+            table.pop(change.key, None)
+            return
+        table[change.key] = StoredRecord(change.after, revision)
+        if change.kind == HOST:
+            self.tokens[change.after["token_hash"]] = change.key
+
+    async def wait_for(self, revision: int) -> None:
+        """Return once the view reached ``revision`` (immediately for SQLite)."""
+        if self.revision >= revision:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((revision, future))
+        await future
+
+    def _wake(self) -> None:
+        if not self._waiters:
+            return
+        keep = []
+        for revision, future in self._waiters:
+            if revision <= self.revision:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                keep.append((revision, future))
+        self._waiters = keep

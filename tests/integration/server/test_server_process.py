@@ -1,0 +1,95 @@
+"""A real ``l2pop server`` process: the thin loop end to end, restart, SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import httpx
+from srvproc import ServerProc, ok
+from watchlines import WatchReader
+
+
+def _setup(api: httpx.Client) -> dict[str, Any]:
+    net_a = ok(api.post("/v2.0/networks", json={"network": {"name": "a"}}), 201)["network"]
+    net_b = ok(api.post("/v2.0/networks", json={"network": {"name": "b"}}), 201)["network"]
+    tokens = {}
+    for i in (1, 2, 3):
+        body = {"name": f"h{i}", "tunnel_ip": f"192.0.2.{i}"}
+        tokens[f"h{i}"] = ok(api.post("/v1/hosts", json=body), 201)["token"]
+    ports = {}
+    for host, net, ip in (
+        ("h1", net_a, "10.0.0.1"),
+        ("h2", net_a, "10.0.0.2"),
+        ("h3", net_b, "10.1.0.3"),
+    ):
+        body = {
+            "port": {
+                "network_id": net["id"],
+                "fixed_ips": [{"ip_address": ip}],
+                "binding:host_id": host,
+            }
+        }
+        ports[host] = ok(api.post("/v2.0/ports", json=body), 201)["port"]
+    return {"tokens": tokens, "ports": ports, "a": net_a, "b": net_b}  # fmt: skip
+
+
+def _report(server: ServerProc, token: str, host: str, port_id: str, status: str) -> Any:
+    with server.client(token) as agent:
+        return ok(agent.put(f"/v1/hosts/{host}/ports/{port_id}/status", json={"status": status}))
+
+
+def test_activation_reaches_the_peer_on_the_network_and_nobody_else(server: ServerProc) -> None:
+    with server.client() as api:
+        world = _setup(api)
+        start = ok(api.get("/healthz"))["revision"]
+    tokens, ports = world["tokens"], world["ports"]
+    watch_h1 = WatchReader(server.url, "h1", tokens["h1"], start)
+    watch_h3 = WatchReader(server.url, "h3", tokens["h3"], start)
+    try:
+        answer = _report(server, tokens["h2"], "h2", ports["h2"]["id"], "ACTIVE")
+        assert answer["port"]["status"] == "ACTIVE"
+        with server.client() as api:
+            now = ok(api.get("/healthz"))["revision"]
+        [change] = watch_h1.changes_until(now)
+        added = change["networks"][world["a"]["id"]]["add"]
+        assert added["flood"] == ["192.0.2.2"]
+        assert added["neigh"] == [{"ip": "10.0.0.2", "mac": ports["h2"]["mac_address"]}]
+        assert watch_h3.changes_until(now, timeout=8) == []
+    finally:
+        watch_h1.close()
+        watch_h3.close()
+
+
+def test_state_and_watch_survive_a_restart(server: ServerProc) -> None:
+    with server.client() as api:
+        world = _setup(api)
+        start = ok(api.get("/healthz"))["revision"]
+    tokens, ports = world["tokens"], world["ports"]
+    _report(server, tokens["h2"], "h2", ports["h2"]["id"], "ACTIVE")
+    with server.client(tokens["h1"]) as agent:
+        before = ok(agent.get("/v1/hosts/h1/state"))
+    assert server.stop(signal.SIGTERM) == 0
+    server.start()
+    with server.client(tokens["h1"]) as agent:
+        after = ok(agent.get("/v1/hosts/h1/state"))
+    assert after == before
+    watch = WatchReader(server.url, "h1", tokens["h1"], start)
+    try:
+        [change] = watch.changes_until(before["revision"])
+        assert change["networks"][world["a"]["id"]]["add"]["flood"] == ["192.0.2.2"]
+    finally:
+        watch.close()
+
+
+def test_sigterm_ends_open_watch_streams_quickly(server: ServerProc) -> None:
+    with server.client() as api:
+        token = ok(api.post("/v1/hosts", json={"name": "h1", "tunnel_ip": "192.0.2.1"}), 201)
+    watch = WatchReader(server.url, "h1", token["token"], 0)
+    started = time.monotonic()
+    try:
+        assert server.stop(signal.SIGTERM) == 0
+    finally:
+        watch.close()
+    assert time.monotonic() - started < 4.0
