@@ -1,0 +1,364 @@
+"""The agent process: list + watch the host's desired state, keep the kernel equal to it,
+report its ports' status from their taps.
+
+Tasks, all in one event loop, sharing state under one lock:
+
+* **sync**: list ``/state``, reconcile everything, then watch from that revision;
+  each change line is checked against the held state, applied, and only the
+  networks it touches are reconciled. ``410`` (or a line that does not fit):
+  list again. Server unreachable: the kernel stays as it is (fail static) and
+  the watch resumes from the held revision on the next server URL, with
+  jittered exponential backoff after each full round of URLs.
+* **taps**: tap devices appearing / going (netlink, via a thread) -> attach the
+  tap to its network's bridge, report the port ``ACTIVE`` / ``DOWN``.
+* **repair**: every ``resync_interval`` s re-read the kernel and repair drift;
+  also right after a failed apply. Never before the first successful list (an
+  agent that cannot reach the server must not touch a working kernel).
+* **reporter**: sends status reports, retrying while no server answers.
+
+Stopping (SIGTERM) cancels the tasks, waits for a dataplane call in flight,
+and leaves the kernel and the ports' status as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from l2pop.agent.backoff import Backoff
+from l2pop.agent.client import Bookmark, HostApi, UnknownLine, parse_line
+from l2pop.agent.config import AgentConfig
+from l2pop.agent.desired import Held, touched_networks
+from l2pop.agent.kernel import KernelView, Scope
+from l2pop.agent.metrics import AgentMetrics, MetricsServer
+from l2pop.agent.ports import StatusReporter, status_to_report, statuses_to_report
+from l2pop.agent.taps import TapWatcher
+from l2pop.core.model import PortStatus
+from l2pop.core.wire import WatchChange
+from l2pop.dataplane.base import Dataplane, TapEvent
+from l2pop.errors import (
+    AuthError,
+    DataplaneError,
+    ForbiddenError,
+    GoneError,
+    L2popError,
+    ServerUnreachableError,
+    ValidationError,
+)
+
+__all__ = ["Agent"]
+
+log = logging.getLogger(__name__)
+
+
+class _Relist(Exception):
+    """The held state can no longer be trusted: list again."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Agent:
+    """One host's agent. ``await run()`` until :meth:`request_stop`."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        dataplane: Dataplane,
+        *,
+        api: HostApi | None = None,
+        metrics: AgentMetrics | None = None,
+    ) -> None:
+        self.config = config
+        self.dataplane = dataplane
+        self.metrics = metrics or AgentMetrics()
+        self._api = api
+        self.held = Held()
+        self.view = KernelView(
+            dataplane, mode=config.mode, local_ip=config.tunnel_ip, metrics=self.metrics
+        )
+        self._lock = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._repair_now = asyncio.Event()
+        self.listed = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._opened_streams = 0
+        # Set after listing again because of bad input; cleared by the next good line.
+        # A bad line seen while it is set is skipped instead of listing again (a server
+        # that keeps serving it must not make the agent list in a loop).
+        self._relisted_for_bad_input = False
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop soon; callable from any thread and from signal handlers."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._stop.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        cfg = self.config
+        api = self._api or HostApi(cfg.servers, cfg.host, cfg.token, timeout=cfg.request_timeout)
+        self._api = api
+        reporter = StatusReporter(api, self.metrics, cfg.backoff)
+        self._reporter = reporter
+        metrics_server = (
+            MetricsServer(self.metrics, cfg.metrics_port, cfg.metrics_addr)
+            if cfg.metrics_port is not None
+            else None
+        )
+        watcher = TapWatcher(self.dataplane, cfg.tap_poll)
+        watcher.start()
+        log.info(
+            "agent %s (tunnel %s, mode %s) starting; servers %s",
+            cfg.host,
+            cfg.tunnel_ip,
+            cfg.mode.value,
+            ", ".join(cfg.servers),
+        )
+        tasks = [
+            asyncio.create_task(self._supervise("sync", self._sync_forever)),
+            asyncio.create_task(self._supervise("taps", lambda: self._taps_forever(watcher))),
+            asyncio.create_task(self._supervise("repair", self._repair_forever)),
+            asyncio.create_task(self._supervise("reporter", reporter.run)),
+        ]
+        try:
+            await self._stop.wait()
+        finally:
+            log.info("agent %s stopping; kernel and port status left as they are", cfg.host)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.view.drain()
+            await watcher.stop()
+            await api.aclose()
+            if metrics_server is not None:
+                metrics_server.close()
+            self.dataplane.close()
+
+    async def _supervise(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        """Run ``body`` for ever: a bug in one task is logged and the task restarted,
+        the agent (and the kernel it keeps) stays up."""
+        backoff = Backoff(self.config.backoff)
+        while True:
+            try:
+                await body()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("agent task %s failed; restarting it", name)
+                await asyncio.sleep(backoff.next_delay())
+
+    # --- list + watch -----------------------------------------------------------------
+
+    async def _sync_forever(self) -> None:
+        api = self._require_api()
+        backoff = Backoff(self.config.backoff)
+        reason: str | None = "start"
+        failures = 0
+        while True:
+            if reason is not None:
+                if not await self._try_list(reason):
+                    await asyncio.sleep(backoff.next_delay())
+                    continue
+                reason = None
+                backoff.reset()
+            try:
+                if await self._watch_once():
+                    failures = 0
+                    backoff.reset()
+                    continue  # a healthy stream ended: open it again at once
+                log.warning("watch on %s ended without a line", api.url)
+                failures += 1
+            except GoneError as exc:
+                log.warning("watch from %d: %s: listing again", self.held.revision, exc)
+                reason = "gone"
+                continue
+            except _Relist as exc:
+                reason = exc.reason
+                continue
+            except ServerUnreachableError as exc:
+                log.warning("watch on %s broke: %s (kernel kept as is)", api.url, exc)
+                failures += 1
+            except (AuthError, ForbiddenError) as exc:
+                log.error("server %s refused this host's token: %s", api.url, exc)
+                failures += 1
+            except ValidationError as exc:
+                # 400: our revision is ahead of that server (it lags, or lost history).
+                log.warning("watch on %s rejected: %s: listing again", api.url, exc)
+                reason = "rejected"
+                continue
+            finally:
+                self.metrics.server_connected.set(0)
+            api.fail_over()
+            if failures % api.url_count == 0:
+                await asyncio.sleep(backoff.next_delay())
+
+    async def _try_list(self, reason: str) -> bool:
+        api = self._require_api()
+        try:
+            listing = await api.list_state()
+        except ValidationError as exc:
+            self.metrics.bad_input.labels("state").inc()
+            log.error("bad /state from %s: %s (kernel kept as is)", api.url, exc)
+            api.fail_over()
+            return False
+        except L2popError as exc:
+            log.warning("cannot list state (%s): %s (kernel kept as is)", reason, exc)
+            return False
+        async with self._lock:
+            self.held = Held.listed(listing.revision, listing.state, listing.ports)
+            self.metrics.relists.labels(reason).inc()
+            self.metrics.last_revision.set(listing.revision)
+            log.info(
+                "listed revision %d from %s (%s): %d networks, %d entries, %d ports",
+                listing.revision,
+                api.url,
+                reason,
+                len(listing.state.networks),
+                listing.state.entry_count(),
+                len(self.held.ports),
+            )
+            self.view.stale = True  # a list is followed by a full read + reconcile
+            await self._reconcile(None)
+            self._report_statuses()
+        self.listed.set()
+        return True
+
+    async def _watch_once(self) -> bool:
+        """One watch stream until it ends; True if it delivered at least one line."""
+        api = self._require_api()
+        got_line = False
+        async with api.watch(self.held.revision, self.config.watch_idle_timeout) as lines:
+            self._opened_streams += 1
+            if self._opened_streams > 1:
+                self.metrics.watch_reconnects.inc()
+            self.metrics.server_connected.set(1)
+            log.info("watching %s from revision %d", api.url, self.held.revision)
+            async for text in lines:
+                got_line = True
+                await self._on_line(text)
+        return got_line
+
+    async def _on_line(self, text: str) -> None:
+        try:
+            line = parse_line(text)
+        except ValidationError as exc:
+            self._bad_input("line", f"undecodable watch line: {exc}")
+            return
+        if isinstance(line, Bookmark):
+            if line.revision > self.held.revision:
+                self.held.revision = line.revision
+                self.metrics.last_revision.set(line.revision)
+            return
+        if isinstance(line, UnknownLine):
+            self.metrics.bad_input.labels("unknown_type").inc()
+            log.warning("ignoring a watch line of unknown type %r", line.kind)
+            return
+        if line.revision <= self.held.revision:
+            log.debug("skipping revision %d (held %d)", line.revision, self.held.revision)
+            return
+        misfit = self.held.check(line)
+        if misfit is not None:
+            self._bad_input(
+                "delta", f"revision {line.revision} does not fit the held state: {misfit}"
+            )
+            return
+        await self._apply_change(line)
+        self._relisted_for_bad_input = False
+
+    def _bad_input(self, kind: str, message: str) -> None:
+        """Log it; list again, unless we just did for the same reason (then skip it)."""
+        self.metrics.bad_input.labels(kind).inc()
+        if self._relisted_for_bad_input:
+            log.error("bad input from the server, skipped: %s", message)
+            return
+        log.error("bad input from the server, listing again: %s", message)
+        self._relisted_for_bad_input = True
+        raise _Relist(f"bad_{kind}")
+
+    async def _apply_change(self, change: WatchChange) -> None:
+        async with self._lock:
+            before = dict(self.held.ports)
+            self.held.advance(change)
+            vnis = frozenset(nd.vni for nd in change.delta.networks.values())
+            scope = Scope(frozenset(touched_networks(change, before)), vnis)
+            await self._reconcile(scope)
+            for port in change.ports:
+                status = None if port.deleted else status_to_report(port, self.view.taps)
+                if status is not None:
+                    self._reporter.report(port.id, status)
+        self.metrics.last_revision.set(change.revision)
+
+    # --- kernel -----------------------------------------------------------------------
+
+    async def _reconcile(self, scope: Scope | None) -> int | None:
+        """Reconcile under the lock; the ops applied, or None when the dataplane failed
+        (logged, and a full resync follows soon)."""
+        try:
+            ops = await self.view.reconcile(self.held, scope)
+        except DataplaneError as exc:
+            log.error("dataplane refused an operation: %s; full resync soon", exc)
+            self._repair_now.set()
+            return None
+        if ops:
+            log.info("applied %d ops (%s)", len(ops), "full" if scope is None else "delta")
+        return len(ops)
+
+    async def _repair_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._repair_now.wait(), self.config.resync_interval)
+            self._repair_now.clear()
+            if not self.listed.is_set():
+                continue  # never repair toward a state we have not listed
+            async with self._lock:
+                self.view.stale = True
+                count = await self._reconcile(None)
+                self._report_statuses()
+            if count:
+                self.metrics.drift_repairs.inc()
+                log.warning("drift repair: the kernel differed, %d ops applied", count)
+
+    def repair_soon(self) -> None:
+        """Ask for a drift repair now (tests, and after failures)."""
+        self._repair_now.set()
+
+    def _report_statuses(self) -> None:
+        for port_id, status in statuses_to_report(self.held.ports.values(), self.view.taps).items():
+            self._reporter.report(port_id, status)
+
+    # --- taps -------------------------------------------------------------------------
+
+    async def _taps_forever(self, watcher: TapWatcher) -> None:
+        while True:
+            event = await watcher.queue.get()
+            async with self._lock:
+                await self._on_tap(event)
+
+    async def _on_tap(self, event: TapEvent) -> None:
+        if not event.present:
+            self.view.tap_gone(event.tap)
+        else:
+            self.view.taps.add(event.tap)
+        port = self.held.port_of_tap(event.tap)
+        if port is None or not self.listed.is_set():
+            return  # not a port of ours (yet): a port record arriving later handles it
+        if not event.present:
+            log.info("tap %s of port %s gone", event.tap, port.id)
+            self._reporter.report(port.id, PortStatus.DOWN)
+            return
+        log.info("tap %s of port %s appeared", event.tap, port.id)
+        attached = await self._reconcile(Scope(frozenset({port.network_id}))) is not None
+        if attached and port.admin_state_up:
+            self._reporter.report(port.id, PortStatus.ACTIVE)
+
+    def _require_api(self) -> HostApi:
+        assert self._api is not None, "run() sets the API client"
+        return self._api

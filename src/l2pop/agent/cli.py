@@ -1,0 +1,125 @@
+"""``l2pop agent``: run the agent of one host (DESIGN.md §5 "Agent")."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from l2pop.dataplane.base import Dataplane, Mode
+
+__all__ = ["DataplaneKind", "make_dataplane", "register"]
+
+log = logging.getLogger(__name__)
+
+
+class DataplaneKind(StrEnum):
+    LINUX = "linux"
+    FAKE = "fake"
+
+
+def make_dataplane(
+    kind: DataplaneKind, mode: Mode, local_ip: str, interface: str | None
+) -> Dataplane:
+    """The dataplane to program; heavy imports (pyroute2) only when asked for."""
+    if kind is DataplaneKind.FAKE:
+        from l2pop.dataplane.fake import FakeDataplane
+
+        return FakeDataplane(mode, local_ip)
+    # Imported by name: the Linux dataplane pulls in pyroute2.
+    linux = importlib.import_module("l2pop.dataplane.linux")
+    plane: Dataplane = linux.LinuxDataplane(mode, local_ip, interface=interface)
+    return plane
+
+
+def register(app: typer.Typer) -> None:
+    app.command("agent")(agent_command)
+
+
+def agent_command(
+    host: Annotated[str, typer.Option("--host", help="This host's name, as registered.")],
+    tunnel_ip: Annotated[str, typer.Option("--tunnel-ip", help="This host's VTEP address.")],
+    server: Annotated[
+        str,
+        typer.Option("--server", help="Server URL(s), comma-separated; fails over between them."),
+    ],
+    token_file: Annotated[
+        Path,
+        typer.Option("--token-file", exists=True, dir_okay=False, help="This host's token."),
+    ],
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            "--mode", help="proxy: the VXLAN device answers ARP/NS; suppress: the bridge."
+        ),
+    ] = Mode.PROXY,
+    interface: Annotated[
+        str | None,
+        typer.Option(
+            "--interface", help="Underlay device (default: the one holding the tunnel IP)."
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port", help="Serve Prometheus /metrics on this port (off if unset)."
+        ),
+    ] = None,
+    resync_interval: Annotated[
+        float, typer.Option("--resync-interval", min=0.1, help="Seconds between drift repairs.")
+    ] = 30.0,
+    underlay_allowlist: Annotated[
+        bool,
+        typer.Option(
+            "--underlay-allowlist",
+            help="Drop VXLAN (UDP 4789) from sources that are not VTEPs of this host's networks.",
+        ),
+    ] = False,
+    dataplane: Annotated[
+        DataplaneKind, typer.Option("--dataplane", hidden=True, help="fake: in memory (testing).")
+    ] = DataplaneKind.LINUX,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")
+    ] = "INFO",
+) -> None:
+    """Keep this host's VTEPs equal to the server's desired state and report its ports."""
+    from l2pop.agent.agent import Agent
+    from l2pop.agent.config import AgentConfig, parse_server_urls
+    from l2pop.errors import L2popError
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = AgentConfig(
+            host=host,
+            tunnel_ip=tunnel_ip,
+            servers=parse_server_urls(server),
+            token=token_file.read_text().strip(),
+            mode=mode,
+            interface=interface,
+            metrics_port=metrics_port,
+            resync_interval=resync_interval,
+            underlay_allowlist=underlay_allowlist,
+        )
+        plane = make_dataplane(dataplane, config.mode, config.tunnel_ip, interface)
+    except L2popError as exc:
+        typer.echo(f"l2pop agent: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    asyncio.run(_run(Agent(config, plane)))
+
+
+async def _run(agent: object) -> None:
+    from l2pop.agent.agent import Agent
+
+    assert isinstance(agent, Agent)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, agent.request_stop)
+    await agent.run()

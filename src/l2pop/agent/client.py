@@ -1,0 +1,203 @@
+"""The host API as the agent uses it: list, watch, report port status; with failover.
+
+Several server URLs may be given; requests go to the current one, and a
+transport failure or a ``5xx`` moves to the next. A watch resumes from the
+last revision on whichever server answers (they share one store, so one
+revision means the same state everywhere). Answers are decoded with
+:mod:`l2pop.core.wire`; anything that does not decode is a ValidationError.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from l2pop.core.model import PortStatus
+from l2pop.core.state import HostState
+from l2pop.core.wire import HostPort, WatchChange, decode_change, decode_state
+from l2pop.errors import (
+    AuthError,
+    ForbiddenError,
+    GoneError,
+    L2popError,
+    NotFoundError,
+    ServerUnreachableError,
+    ValidationError,
+)
+
+__all__ = ["Bookmark", "HostApi", "Listing", "UnknownLine", "WatchLine", "parse_line"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A ``/state`` answer."""
+
+    revision: int
+    state: HostState
+    ports: tuple[HostPort, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Bookmark:
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownLine:
+    """A well-formed line of a type this agent does not know (a newer server)."""
+
+    kind: str
+
+
+WatchLine = WatchChange | Bookmark | UnknownLine
+
+
+def parse_line(text: str) -> WatchLine:
+    """One NDJSON watch line; ValidationError when it is not one the agent can trust."""
+    try:
+        body: Any = json.loads(text)
+    except ValueError:
+        raise ValidationError("watch line", text[:200], "not JSON") from None
+    if not isinstance(body, dict):
+        raise ValidationError("watch line", text[:200], "not a JSON object")
+    kind = body.get("type")
+    if kind == "change":
+        return decode_change(body)
+    if kind == "bookmark":
+        revision = body.get("revision")
+        if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
+            raise ValidationError("bookmark.revision", revision, "must be an integer >= 0")
+        return Bookmark(revision)
+    if isinstance(kind, str):
+        return UnknownLine(kind)
+    raise ValidationError("watch line type", kind, "missing or not a string")
+
+
+def _error_for(response: httpx.Response) -> L2popError:
+    """The project error for a non-2xx answer (the NeutronError message when present)."""
+    detail = response.text[:300]
+    status = response.status_code
+    where = f"{response.request.method} {response.request.url}"
+    if status == 410:
+        return GoneError(f"{where}: 410 {detail}")
+    if status == 404:
+        return NotFoundError(f"{where}: 404 {detail}")
+    if status == 401:
+        return AuthError(f"{where}: 401 {detail}")
+    if status == 403:
+        return ForbiddenError(f"{where}: 403 {detail}")
+    if status >= 500:
+        return ServerUnreachableError(f"{where}: {status} {detail}")
+    return ValidationError("request", where, f"server answered {status}: {detail}")
+
+
+class HostApi:
+    """The agent's HTTP client. One per agent; ``aclose`` when done."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        host: str,
+        token: str,
+        *,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not urls:
+            raise ValueError("at least one server URL")
+        self._urls = list(urls)
+        self._index = 0
+        self._host = host
+        self._timeout = timeout
+        self._client = httpx.AsyncClient(
+            headers={"X-Auth-Token": token}, timeout=timeout, transport=transport
+        )
+
+    @property
+    def url(self) -> str:
+        """The server currently in use."""
+        return self._urls[self._index]
+
+    @property
+    def url_count(self) -> int:
+        return len(self._urls)
+
+    def fail_over(self) -> str:
+        """Move to the next server URL (round robin); return it."""
+        self._index = (self._index + 1) % len(self._urls)
+        return self.url
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _request(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        """One request, trying each server once from the current one; 2xx or an error."""
+        last: str = ""
+        for _ in range(len(self._urls)):
+            url = self.url + path
+            try:
+                response = await self._client.request(method, url, json=body)
+            except httpx.TransportError as exc:
+                last = f"{method} {url}: {type(exc).__name__}: {exc}"
+                log.warning("server %s unreachable (%s), trying the next", self.url, last)
+                self.fail_over()
+                continue
+            if response.status_code >= 500:
+                last = f"{method} {url}: {response.status_code} {response.text[:200]}"
+                log.warning("server %s failed (%s), trying the next", self.url, last)
+                self.fail_over()
+                continue
+            if response.is_success:
+                return response
+            raise _error_for(response)
+        raise ServerUnreachableError(f"no server answered; last: {last}")
+
+    async def list_state(self) -> Listing:
+        """``GET /v1/hosts/{host}/state``, decoded."""
+        response = await self._request("GET", f"/v1/hosts/{self._host}/state")
+        try:
+            body = response.json()
+        except ValueError:
+            raise ValidationError("state", response.text[:200], "not JSON") from None
+        revision, state, ports = decode_state(body)
+        return Listing(revision, state, ports)
+
+    async def report_status(self, port_id: str, status: PortStatus) -> None:
+        """``PUT /v1/hosts/{host}/ports/{id}/status``."""
+        path = f"/v1/hosts/{self._host}/ports/{port_id}/status"
+        await self._request("PUT", path, {"status": status.value})
+
+    @asynccontextmanager
+    async def watch(self, revision: int, idle_timeout: float) -> AsyncIterator[AsyncIterator[str]]:
+        """Open ``watch?revision=R`` on the current server; yields its raw lines.
+
+        Raises GoneError (410), ServerUnreachableError (transport, 5xx), or the
+        error of another non-200 answer. A line silent for ``idle_timeout`` s ends
+        the stream with ServerUnreachableError (a dead peer sends no FIN).
+        """
+        url = f"{self.url}/v1/hosts/{self._host}/watch"
+        timeout = httpx.Timeout(self._timeout, read=idle_timeout)
+        try:
+            async with self._client.stream(
+                "GET", url, params={"revision": str(revision)}, timeout=timeout
+            ) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise _error_for(response)
+                yield _lines(response)
+        except httpx.TransportError as exc:
+            raise ServerUnreachableError(f"watch {url}: {type(exc).__name__}: {exc}") from exc
+
+
+async def _lines(response: httpx.Response) -> AsyncIterator[str]:
+    async for line in response.aiter_lines():
+        if line.strip():
+            yield line
