@@ -1,0 +1,337 @@
+"""The Linux dataplane: bridges, VXLAN devices, FDB and neighbour entries over netlink.
+
+The only module that imports pyroute2. Links (few, rarely changed) go through
+pyroute2's IPRoute; FDB and neighbour entries (many) through
+:class:`~l2pop.dataplane.nlmsg.NeighChannel`, many requests per ``send()``.
+Objects and flags follow DESIGN.md §5; see docs/dataplane.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netns import create_socket
+
+from l2pop.dataplane import entries as kernel_entries
+from l2pop.dataplane.base import (
+    AttachTap,
+    EnsureNetwork,
+    KernelNetwork,
+    Mode,
+    Op,
+    RemoveNetwork,
+    TapEvent,
+    bridge_name,
+    vxlan_name,
+)
+from l2pop.dataplane.entries import Link
+from l2pop.dataplane.naming import VXLAN_PORT, bridge_mac
+from l2pop.dataplane.nlmsg import BatchError, NeighChannel, parse_link_names
+from l2pop.errors import DataplaneError
+
+__all__ = ["LinuxDataplane"]
+
+log = logging.getLogger(__name__)
+
+NETLINK_ROUTE = 0
+RTMGRP_LINK = 1
+IFF_UP = 1
+
+LinkOp = EnsureNetwork | RemoveNetwork | AttachTap
+
+
+def _link(msg: Any) -> Link:
+    info = msg.get_attr("IFLA_LINKINFO")
+    kind = (info.get_attr("IFLA_INFO_KIND") if info else None) or ""
+    data = info.get_attr("IFLA_INFO_DATA") if info else None
+    slave = info.get_attr("IFLA_INFO_SLAVE_DATA") if info else None
+    extra: dict[str, Any] = {}
+    if kind == "vxlan" and data is not None:
+        extra = {
+            "vni": data.get_attr("IFLA_VXLAN_ID"),
+            "local": data.get_attr("IFLA_VXLAN_LOCAL") or data.get_attr("IFLA_VXLAN_LOCAL6"),
+            "port": data.get_attr("IFLA_VXLAN_PORT"),
+            "proxy": bool(data.get_attr("IFLA_VXLAN_PROXY")),
+            "learning": bool(data.get_attr("IFLA_VXLAN_LEARNING")),
+        }
+    if slave is not None and info.get_attr("IFLA_INFO_SLAVE_KIND") == "bridge":
+        extra["neigh_suppress"] = bool(slave.get_attr("IFLA_BRPORT_NEIGH_SUPPRESS"))
+        extra["port_learning"] = bool(slave.get_attr("IFLA_BRPORT_LEARNING"))
+    return Link(
+        index=msg["index"],
+        name=msg.get_attr("IFLA_IFNAME"),
+        kind=kind,
+        up=bool(msg["flags"] & IFF_UP),
+        mtu=msg.get_attr("IFLA_MTU"),
+        mac=msg.get_attr("IFLA_ADDRESS") or "",
+        master=msg.get_attr("IFLA_MASTER"),
+        **extra,
+    )
+
+
+class LinuxDataplane:
+    """:class:`~l2pop.dataplane.base.Dataplane` on the running kernel (or a namespace)."""
+
+    def __init__(
+        self,
+        mode: Mode | str,
+        local_ip: str,
+        interface: str | None = None,
+        netns: str | None = None,
+    ) -> None:
+        self._mode = Mode(mode)
+        self.local_ip = local_ip
+        self._lock = threading.Lock()
+        try:
+            self._ipr = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+            self._channel = NeighChannel(self._socket(netns))
+            self._monitor = self._socket(netns)
+        except (OSError, NetlinkError) as exc:
+            raise DataplaneError(f"cannot open netlink (netns {netns!r}): {exc}") from exc
+        self._monitor.bind((0, RTMGRP_LINK))
+        self._underlay = self._find_underlay(interface)
+        self._known_taps = {
+            link.index: link.name for link in self._links().values() if _is_tap(link.name)
+        }
+
+    @staticmethod
+    def _socket(netns: str | None) -> socket.socket:
+        if netns is None:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+        else:
+            sock = create_socket(netns, socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE, flags=0)
+        sock.settimeout(10.0)
+        return sock
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    # -- Dataplane protocol ------------------------------------------------------
+
+    def read(self) -> dict[int, KernelNetwork]:
+        with self._lock:
+            links = self._links()
+            fdb = self._channel.dump(socket.AF_BRIDGE)
+            neigh = self._channel.dump(socket.AF_UNSPEC)
+        return kernel_entries.networks(links, fdb, neigh, self._mode, self.local_ip)
+
+    def apply(self, ops: Sequence[Op]) -> None:
+        with self._lock:
+            batch = kernel_entries.Batch(self._mode)
+            links = self._links()
+            for op in ops:
+                if isinstance(op, EnsureNetwork | RemoveNetwork | AttachTap):
+                    self._flush(batch)
+                    self._link_op(op, links)
+                    links = self._links()
+                else:
+                    batch.add(op, links)
+            self._flush(batch)
+
+    def taps(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(link.name for link in self._links().values() if _is_tap(link.name))
+
+    def wait_tap_events(self, timeout: float) -> list[TapEvent]:
+        deadline = time.monotonic() + max(0.0, timeout)
+        events: list[TapEvent] = []
+        for _ in range(10_000):  # bounded: each pass reads or times out
+            left = deadline - time.monotonic()
+            if events or left <= 0:
+                break
+            if not select.select([self._monitor], [], [], left)[0]:
+                break
+            try:
+                data = self._monitor.recv(1 << 20)
+            except OSError:  # ENOBUFS: events were lost, compare with the kernel instead
+                events.extend(self._resync_taps())
+                continue
+            events.extend(self._tap_changes(data))
+        return events
+
+    def close(self) -> None:
+        self._ipr.close()
+        self._channel.close()
+        self._monitor.close()
+
+    # -- links ---------------------------------------------------------------------
+
+    def _links(self) -> dict[str, Link]:
+        try:
+            return {link.name: link for link in map(_link, self._ipr.link("dump"))}
+        except NetlinkError as exc:
+            raise DataplaneError(f"link dump: {exc}") from exc
+
+    def _find_underlay(self, interface: str | None) -> int | None:
+        if interface is not None:
+            found = self._ipr.link_lookup(ifname=interface)
+            if not found:
+                raise DataplaneError(f"underlay interface {interface!r} does not exist")
+            return int(found[0])
+        for addr in self._ipr.addr("dump"):
+            if addr.get_attr("IFA_ADDRESS") == self.local_ip:
+                return int(addr["index"])
+        raise DataplaneError(f"no interface holds the tunnel IP {self.local_ip}")
+
+    def _call(self, op: Op, action: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        try:
+            action(*args, **kwargs)
+        except NetlinkError as exc:
+            raise DataplaneError(f"{op}: {exc}") from exc
+
+    def _link_op(
+        self, op: EnsureNetwork | RemoveNetwork | AttachTap, links: dict[str, Link]
+    ) -> None:
+        if isinstance(op, EnsureNetwork):
+            self._ensure(op, links)
+        elif isinstance(op, RemoveNetwork):
+            vx = links.get(vxlan_name(op.vni))
+            if vx is not None and vx.kind == "vxlan":
+                self._call(op, self._ipr.link, "del", index=vx.index)
+            br = links.get(op.bridge)
+            if br is not None and br.kind == "bridge" and op.bridge.startswith("brq"):
+                self._call(op, self._ipr.link, "del", index=br.index)
+        else:
+            self._attach(op, links)
+
+    def _ensure(self, op: EnsureNetwork, links: dict[str, Link]) -> None:
+        brq, vxn = bridge_name(op.network_id), vxlan_name(op.vni)
+        vx = links.get(vxn)
+        if vx is not None and not self._vxlan_reusable(vx, op.vni):
+            log.warning(
+                "re-creating %s (proxy %s -> %s, local %s -> %s): traffic is interrupted",
+                vxn,
+                vx.proxy,
+                self._mode is Mode.PROXY,
+                vx.local,
+                self.local_ip,
+            )
+            self._call(op, self._ipr.link, "del", index=vx.index)
+            vx = None
+        if vx is None:
+            self._call(op, self._ipr.link, "add", **self._vxlan_spec(vxn, op))
+        br = links.get(brq)
+        mac = bridge_mac(self.local_ip, brq)
+        if br is None:
+            self._call(
+                op, self._ipr.link, "add", ifname=brq, kind="bridge", address=mac, mtu=op.mtu
+            )
+        elif br.kind != "bridge":
+            raise DataplaneError(f"{op}: {brq} exists and is a {br.kind or 'plain'} device")
+        elif br.mac != mac:  # never rewritten when equal: it flushes the neighbour table
+            self._call(op, self._ipr.link, "set", index=br.index, address=mac)
+        self._settle(op, self._links(), brq, vxn)
+
+    def _vxlan_reusable(self, vx: Link, vni: int) -> bool:
+        return (
+            vx.kind == "vxlan"
+            and vx.vni == vni
+            and vx.port == VXLAN_PORT
+            and vx.proxy == (self._mode is Mode.PROXY)
+            and vx.local == self.local_ip
+            and not vx.learning
+        )
+
+    def _vxlan_spec(self, name: str, op: EnsureNetwork) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "ifname": name,
+            "kind": "vxlan",
+            "vxlan_id": op.vni,
+            "vxlan_port": VXLAN_PORT,
+            "vxlan_learning": 0,
+            "vxlan_proxy": 1 if self._mode is Mode.PROXY else 0,
+            "mtu": op.mtu,
+        }
+        spec["vxlan_local6" if ":" in self.local_ip else "vxlan_local"] = self.local_ip
+        if self._underlay is not None:
+            spec["vxlan_link"] = self._underlay
+        return spec
+
+    def _settle(self, op: EnsureNetwork, links: dict[str, Link], brq: str, vxn: str) -> None:
+        """Enslave, MTU, port flags and up, each written only when it differs."""
+        vx, br = links[vxn], links[brq]
+        if vx.mtu != op.mtu:
+            self._call(op, self._ipr.link, "set", index=vx.index, mtu=op.mtu)
+        if vx.master != br.index:
+            self._call(op, self._ipr.link, "set", index=vx.index, master=br.index)
+        suppress = self._mode is Mode.SUPPRESS
+        if vx.neigh_suppress != suppress or (suppress and vx.port_learning):
+            flags = {"neigh_suppress": int(suppress)} | ({"learning": 0} if suppress else {})
+            self._call(op, self._ipr.brport, "set", index=vx.index, **flags)
+        for link in (vx, br):
+            if not link.up:
+                self._call(op, self._ipr.link, "set", index=link.index, state="up")
+        after = self._links()
+        if after[brq].mtu != op.mtu:
+            self._call(op, self._ipr.link, "set", index=br.index, mtu=op.mtu)
+            after = self._links()
+        for link in (after[vxn], after[brq]):
+            if link.mtu != op.mtu:
+                raise DataplaneError(
+                    f"{op}: the kernel set MTU {link.mtu} on {link.name}, not {op.mtu} "
+                    "(is the underlay MTU large enough for the VXLAN overhead?)"
+                )
+
+    def _attach(self, op: AttachTap, links: dict[str, Link]) -> None:
+        tap, br = links.get(op.tap), links.get(bridge_name(op.network_id))
+        if tap is None or br is None:
+            missing = op.tap if tap is None else bridge_name(op.network_id)
+            raise DataplaneError(f"{op}: no device {missing}")
+        if tap.mtu != op.mtu:
+            self._call(op, self._ipr.link, "set", index=tap.index, mtu=op.mtu)
+        if tap.master != br.index:
+            self._call(op, self._ipr.link, "set", index=tap.index, master=br.index)
+        if not tap.up:
+            self._call(op, self._ipr.link, "set", index=tap.index, state="up")
+
+    # -- entries -----------------------------------------------------------------
+
+    def _flush(self, batch: kernel_entries.Batch) -> None:
+        try:
+            self._channel.send(batch.requests, batch.tolerated)
+        except BatchError as exc:
+            index, _code = exc.failures[0]
+            more = f" (and {len(exc.failures) - 1} more)" if len(exc.failures) > 1 else ""
+            raise DataplaneError(f"{batch.ops[index]}: {exc}{more}") from exc
+        except OSError as exc:
+            raise DataplaneError(f"netlink batch of {len(batch.ops)} ops: {exc}") from exc
+        finally:
+            batch.clear()
+
+    # -- tap events ----------------------------------------------------------------
+
+    def _tap_indexes(self) -> dict[int, str]:
+        return {link.index: link.name for link in self._links().values() if _is_tap(link.name)}
+
+    def _tap_changes(self, data: bytes) -> list[TapEvent]:
+        events: list[TapEvent] = []
+        for present, index, name in parse_link_names(data):
+            old = self._known_taps.get(index)
+            if old is not None and (not present or old != name):
+                del self._known_taps[index]
+                events.append(TapEvent(old, present=False))
+            if present and _is_tap(name) and old != name:
+                self._known_taps[index] = name
+                events.append(TapEvent(name, present=True))
+        return events
+
+    def _resync_taps(self) -> list[TapEvent]:
+        with self._lock:
+            now = self._tap_indexes()
+        gone = [TapEvent(n, False) for i, n in self._known_taps.items() if now.get(i) != n]
+        new = [TapEvent(n, True) for i, n in now.items() if self._known_taps.get(i) != n]
+        self._known_taps = now
+        return gone + new
+
+
+def _is_tap(name: str) -> bool:
+    return name.startswith("tap")
