@@ -43,3 +43,62 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"kept {prefix}: its owner is alive or it was kept up (use --all)")
 
     app.add_typer(lab)
+
+    @app.command("demo")
+    def demo(
+        hosts: Annotated[int, typer.Option(min=2, max=200, help="Hosts (hypervisors).")] = 5,
+        vms_per_host: Annotated[
+            int | None,
+            typer.Option(min=1, max=20, help="VMs per host (default: the classic A-H layout)."),
+        ] = None,
+        mode: Annotated[str, typer.Option(help="Agent mode: proxy or suppress.")] = "proxy",
+        ipv6: Annotated[bool, typer.Option("--ipv6", help="VMs ping over IPv6.")] = False,
+        ipv6_underlay: Annotated[
+            bool, typer.Option("--ipv6-underlay", help="VTEPs on the IPv6 underlay.")
+        ] = False,
+        keep: Annotated[
+            bool, typer.Option("--keep", help="Leave the lab up; `l2pop lab down` removes it.")
+        ] = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print the result as JSON (progress to stderr).")
+        ] = False,
+        workdir: Annotated[
+            Path | None, typer.Option(help="Where logs and captures go (default: a temp dir).")
+        ] = None,
+    ) -> None:
+        """Five hosts, VM A pings VM G: l2pop beside flood-and-learn, on real kernels."""
+        import json
+        import sys
+
+        from rich.console import Console
+
+        from l2pop.lab.demo import DemoConfig, run_demo
+        from l2pop.lab.report import print_report
+
+        if mode not in ("proxy", "suppress"):
+            raise typer.BadParameter("use proxy or suppress", param_hint="--mode")
+        console = Console(stderr=as_json)
+        config = DemoConfig(hosts, vms_per_host, mode, ipv6, ipv6_underlay, keep, workdir)
+        result = run_demo(config, lambda line: console.print(line, highlight=False))
+        if as_json:
+            sys.stdout.write(json.dumps(result.to_json(), indent=1) + "\n")
+        else:
+            print_report(result, console)
+        if result.kept:
+            _print_kept(result.prefix, result.kept, console)
+        raise typer.Exit(0 if result.ok else 1)
+
+
+def _print_kept(prefix: str, kept: dict[str, str], console: object) -> None:
+    from rich.console import Console
+
+    assert isinstance(console, Console)
+    console.print(
+        f"lab {prefix} left up. Server: {kept.get('server_url')} "
+        f"(admin token in {kept.get('admin_token_file')})"
+    )
+    for key, value in sorted(kept.items()):
+        if key.startswith("vm:"):
+            netns = value.split()[0]
+            console.print(f"  VM {key[3:]}: sudo ip netns exec {netns} bash   ({value})")
+    console.print(f"remove it with: l2pop lab down {prefix}")

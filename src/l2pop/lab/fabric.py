@@ -47,10 +47,11 @@ __all__ = ["DEFAULT_VM_MTU", "UNDERLAY_MTU", "Fabric"]
 UNDERLAY_MTU = 1600
 DEFAULT_VM_MTU = 1450
 CONTROL_NAME = "control"
-# IPv6 stays off on every device a hypervisor namespace gets later (the agent's
-# bridges, VXLAN devices, taps), as Neutron's agent does on its bridges: no stray
-# DAD/RS/MLD multicast on the overlay. The uplink turns it back on for itself.
-_NO_IPV6_BY_DEFAULT = ("net.ipv6.conf.default.disable_ipv6=1",)
+# Devices a hypervisor namespace gets later (the agent's bridges, VXLAN devices, taps) get
+# no IPv6 link-local address, so they send no DAD/RS/MLD into the overlay; IPv6 itself stays
+# on (disable_ipv6 would refuse the agent's IPv6 neighbour entries: "IPv6 is disabled on this
+# device"). The uplink turns address generation back on for itself.
+_NO_IPV6_LINK_LOCAL = ("net.ipv6.conf.default.addr_gen_mode=1",)
 # Inside a VM: IPv6 on, but no DAD or router solicitation noise when eth0 comes up.
 _VM_SYSCTLS = ("net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.default.router_solicitations=0")
 
@@ -109,7 +110,7 @@ class Fabric:
         )
         ul = self.names.underlay_ns
         run(["ip", "netns", "add", ul])
-        _sysctl(ul, _NO_IPV6_BY_DEFAULT)
+        _sysctl(ul, _NO_IPV6_LINK_LOCAL)
         ip_batch(
             ul,
             [
@@ -122,6 +123,19 @@ class Fabric:
         self.control = self._attach(CONTROL_NAME, self.names.control_ns, CONTROL_SLOT)
         for host in self._initial_hosts:
             self.add_host(host)
+
+    def keep(self, info: dict[str, str]) -> dict[str, str]:
+        """Leave the lab up after the ``with`` block (``l2pop lab up``, ``demo --keep``): its
+        processes keep running, its record turns persistent (``l2pop lab down`` removes it)."""
+        info = {**info, "workdir": str(self.workdir), "hosts": ",".join(self.hosts)}
+        info |= {
+            f"vm:{v.name}": f"{v.netns} {v.ipv4 or ''} {v.ipv6 or ''}" for v in self.vms.values()
+        }
+        record = OwnerRecord.for_this_process(self.prefix)
+        OwnerRecord(self.prefix, record.pid, record.start_time, True, info).write(self.state_dir)
+        self._torn_down = True
+        self._restore_signal_handlers()
+        return info
 
     def teardown(self) -> None:
         """Stop every process, then delete every namespace of the run. Idempotent."""
@@ -189,7 +203,7 @@ class Fabric:
         uplink, port = self.names.uplink(slot), self.names.bridge_port(slot)
         host = LabHost(name, slot, netns, uplink, underlay_ipv4(slot), underlay_ipv6(slot))
         run(["ip", "netns", "add", netns])
-        _sysctl(netns, _NO_IPV6_BY_DEFAULT)
+        _sysctl(netns, _NO_IPV6_LINK_LOCAL)
         ip_batch(
             self.names.underlay_ns,
             [
@@ -198,7 +212,7 @@ class Fabric:
                 f"link set {port} master {self.names.underlay_bridge} up",
             ],
         )
-        _sysctl(netns, (f"net.ipv6.conf.{uplink}.disable_ipv6=0",))
+        _sysctl(netns, (f"net.ipv6.conf.{uplink}.addr_gen_mode=0",))
         ip_batch(
             netns,
             [

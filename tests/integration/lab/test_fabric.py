@@ -108,3 +108,21 @@ def test_duplicates_and_unknown_hosts_are_refused(fabric3: Fabric) -> None:
         fabric3.add_vm("a", "host2", port_id=PORT_A, mac="fa:16:3e:00:00:01")
     with pytest.raises(LabError, match="no host"):
         fabric3.add_vm("z", "host9", port_id=PORT_A, mac="fa:16:3e:00:00:01")
+
+
+def test_agent_devices_in_a_host_take_ipv6_neighbours_but_get_no_link_local(
+    fabric3: Fabric,
+) -> None:
+    """What the agent will create must accept IPv6 proxy entries and stay quiet (no DAD/RS)."""
+    host = fabric3.host("host1")
+    vxlan = ["type", "vxlan", "id", "77", "dstport", "4789", "local", host.ipv4, "nolearning"]
+    run(["ip", "link", "add", "vxlan-77", *vxlan, "proxy"], netns=host.netns)
+    run(["ip", "link", "set", "vxlan-77", "up"], netns=host.netns)
+    entry = ["2001:db8:100::7", "lladdr", "fa:16:3e:00:00:07", "dev", "vxlan-77"]
+    run(["ip", "neigh", "replace", *entry, "nud", "permanent"], netns=host.netns)
+    shown = run(["ip", "neigh", "show", "dev", "vxlan-77"], netns=host.netns).stdout
+    assert "2001:db8:100::7 lladdr fa:16:3e:00:00:07 PERMANENT" in shown
+    by_link = links(host.netns)
+    assert by_link["vxlan-77"]["addr_info"] == []
+    uplink_addrs = {a["local"] for a in by_link[host.uplink]["addr_info"]}  # type: ignore[attr-defined]
+    assert any(a.startswith("fe80:") for a in uplink_addrs)

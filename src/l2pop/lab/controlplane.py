@@ -1,0 +1,153 @@
+"""The real l2pop processes on a fabric: the server in the control namespace, one agent per
+host, and an admin client (through the root-namespace forwarder) speaking the DESIGN.md §5 API.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from l2pop.lab.fabric import Fabric
+from l2pop.lab.procs import ManagedProcess, wait_http_ok, wait_until
+from l2pop.lab.shell import LabError
+
+__all__ = ["SERVER_PORT", "ControlPlane", "l2pop_command"]
+
+SERVER_PORT = 9696
+SERVER_READY_TIMEOUT_S = 30.0
+JSON = dict[str, Any]
+
+
+def l2pop_command() -> list[str]:
+    """How to run ``l2pop``: the script beside this Python, else the one on PATH."""
+    beside = Path(sys.executable).parent / "l2pop"
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("l2pop")
+    return [found] if found else [sys.executable, "-c", "from l2pop.cli import main; main()"]
+
+
+@dataclass
+class ControlPlane:
+    """``ControlPlane.start(fabric)`` runs ``l2pop server`` in the control namespace,
+    listening on its underlay address; agents reach it over the underlay (``inner_url``),
+    this process through a forwarder (``url``)."""
+
+    fabric: Fabric
+    server: ManagedProcess
+    url: str
+    inner_url: str
+    admin_token: str
+    client: httpx.Client
+    agents: dict[str, ManagedProcess] = field(default_factory=dict)
+    host_tokens: dict[str, Path] = field(default_factory=dict)
+    # The agent program; ``l2pop agent`` unless a developer points it elsewhere.
+    agent_command: list[str] = field(default_factory=lambda: [*l2pop_command(), "agent"])
+
+    @classmethod
+    def start(cls, fabric: Fabric, *, server_args: Sequence[str] = ()) -> ControlPlane:
+        control = fabric.control
+        if control is None:
+            raise LabError("the fabric has no control namespace")
+        token = secrets.token_urlsafe(24)
+        token_file = fabric.workdir / "admin.token"
+        token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
+        argv = [*l2pop_command(), "server", "--db", str(fabric.workdir / "l2pop.db")]
+        argv += ["--listen", f"{control.ipv4}:{SERVER_PORT}", "--admin-token-file", str(token_file)]
+        server = fabric.start("server", control.netns, [*argv, *server_args])
+        url = "http://" + fabric.forward(control.netns, control.ipv4, SERVER_PORT)
+        wait_http_ok(url + "/healthz", timeout=SERVER_READY_TIMEOUT_S, process=server)
+        client = httpx.Client(base_url=url, headers={"X-Auth-Token": token}, timeout=10.0)
+        inner = f"http://{control.ipv4}:{SERVER_PORT}"
+        return cls(fabric, server, url, inner, token, client)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- admin API ------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: JSON | None = None) -> JSON:
+        response = self.client.request(method, path, json=body)
+        if response.status_code >= 400:
+            raise LabError(f"{method} {path}: {response.status_code} {response.text[:500]}")
+        return response.json() if response.content else {}
+
+    def register_host(self, host: str, *, ipv6_underlay: bool = False) -> Path:
+        """``POST /v1/hosts``; the host's token goes to a 0600 file for its agent."""
+        tunnel_ip = self.fabric.host(host).tunnel_ip(ipv6_underlay)
+        answer = self._call("POST", "/v1/hosts", {"name": host, "tunnel_ip": tunnel_ip})
+        path = self.fabric.workdir / f"{host}.token"
+        path.write_text(str(answer["token"]) + "\n")
+        path.chmod(0o600)
+        self.host_tokens[host] = path
+        return path
+
+    def create_network(self, name: str, vni: int, mtu: int = 1450) -> JSON:
+        body = {
+            "name": name,
+            "provider:network_type": "vxlan",
+            "provider:segmentation_id": vni,
+            "mtu": mtu,
+        }
+        network: JSON = self._call("POST", "/v2.0/networks", {"network": body})["network"]
+        return network
+
+    def create_port(self, network_id: str, host: str, ips: Sequence[str], name: str = "") -> JSON:
+        """A port on ``network_id``, bound to ``host`` unless ``host`` is empty (``DOWN``)."""
+        body: JSON = {
+            "network_id": network_id,
+            "name": name,
+            "fixed_ips": [{"ip_address": ip} for ip in ips],
+        }
+        if host:
+            body["binding:host_id"] = host
+        port: JSON = self._call("POST", "/v2.0/ports", {"port": body})["port"]
+        return port
+
+    def bind_port(self, port_id: str, host: str) -> JSON:
+        """Bind a port to a host (``DOWN`` -> ``BUILD``), as Nova does before plugging."""
+        body = {"port": {"binding:host_id": host}}
+        port: JSON = self._call("PUT", f"/v2.0/ports/{port_id}", body)["port"]
+        return port
+
+    def delete_port(self, port_id: str) -> None:
+        self._call("DELETE", f"/v2.0/ports/{port_id}")
+
+    def port_statuses(self, network_id: str) -> dict[str, str]:
+        ports = self._call("GET", f"/v2.0/ports?network_id={network_id}")["ports"]
+        return {str(p["id"]): str(p["status"]) for p in ports}
+
+    # --- agents ---------------------------------------------------------------------
+
+    def start_agent(self, host: str, *, mode: str = "proxy", ipv6_underlay: bool = False) -> None:
+        """Run ``l2pop agent`` in the host's namespace (registering the host first if needed)."""
+        lab_host = self.fabric.host(host)
+        token = self.host_tokens.get(host) or self.register_host(host, ipv6_underlay=ipv6_underlay)
+        argv = [*self.agent_command, "--host", host]
+        argv += ["--tunnel-ip", lab_host.tunnel_ip(ipv6_underlay), "--server", self.inner_url]
+        argv += ["--token-file", str(token), "--mode", mode, "--interface", lab_host.uplink]
+        self.agents[host] = self.fabric.start(f"agent-{host}", lab_host.netns, argv)
+
+    def stop_agent(self, host: str) -> None:
+        self.agents.pop(host).stop()
+
+    def wait_ports(
+        self, network_id: str, port_ids: Sequence[str], status: str, timeout: float
+    ) -> None:
+        """Until every port in ``port_ids`` has ``status``; fail early if an agent died."""
+
+        def reached() -> bool:
+            for agent in self.agents.values():
+                agent.check_running()
+            statuses = self.port_statuses(network_id)
+            return all(statuses.get(p) == status for p in port_ids)
+
+        wait_until(reached, timeout=timeout, what=f"ports {status}", interval=0.1)

@@ -1,0 +1,224 @@
+"""``l2pop demo``: the reference scenario on real kernels, l2pop beside flood-and-learn.
+
+1. A fabric of N hosts; ``l2pop server`` in the control namespace, one
+   ``l2pop agent`` per host.
+2. A VXLAN network and one port per VM through the API; each port is created
+   unbound (``DOWN``), bound to its host (``BUILD``), and goes ``ACTIVE`` when
+   the lab plugs the VM's tap and the agent reports it. Transitions are shown
+   as the server reports them.
+3. VM A pings VM G while every host's uplink is captured.
+4. The agents stop (the kernel stays as it is), the VMs' taps move to a
+   flood-and-learn VXLAN network on another VNI, the VMs forget their
+   neighbours, and the same ping runs again under capture.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from l2pop.dataplane.base import bridge_name, vxlan_name
+from l2pop.lab.baseline import FloodAndLearn
+from l2pop.lab.controlplane import ControlPlane
+from l2pop.lab.fabric import Fabric
+from l2pop.lab.measure import PhaseResult, measure_ping
+from l2pop.lab.procs import wait_until
+from l2pop.lab.scenario import VmPlan, plan_vms
+from l2pop.lab.shell import run
+from l2pop.lab.topology import LabVM
+
+__all__ = ["DemoConfig", "DemoResult", "run_demo"]
+
+VNI = 100
+BASELINE_VNI = 4242
+ACTIVE_TIMEOUT_S = 30.0
+PROGRAMMED_TIMEOUT_S = 15.0
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoConfig:
+    hosts: int = 5
+    vms_per_host: int | None = None
+    mode: str = "proxy"
+    ipv6: bool = False  # VM traffic over IPv6 (NS instead of ARP)
+    ipv6_underlay: bool = False  # VTEPs on 2001:db8::/64
+    keep: bool = False
+    workdir: Path | None = None
+    agent_command: list[str] | None = None  # default: `l2pop agent`
+
+
+@dataclass(slots=True)
+class DemoResult:
+    config: dict[str, Any]
+    prefix: str
+    pinger: str
+    target: str
+    l2pop: PhaseResult | None = None
+    baseline: PhaseResult | None = None
+    transitions: dict[str, list[str]] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    kept: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.l2pop and self.l2pop.ping_ok and self.baseline and self.baseline.ping_ok)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+class _StatusWatch:
+    """Records each port's status changes as the server reports them."""
+
+    def __init__(self, cp: ControlPlane, network_id: str, names: dict[str, str], say: Progress):
+        self.cp, self.network_id, self.names, self.say = cp, network_id, names, say
+        self.history: dict[str, list[str]] = {name: [] for name in names.values()}
+
+    def poll(self) -> dict[str, str]:
+        statuses = self.cp.port_statuses(self.network_id)
+        for port_id, status in statuses.items():
+            name = self.names.get(port_id)
+            if name is not None and (not self.history[name] or self.history[name][-1] != status):
+                self.history[name].append(status)
+                self.say(f"  port {name}: {' -> '.join(self.history[name])}")
+        return statuses
+
+    def wait_all(self, status: str, timeout: float) -> None:
+        def reached() -> bool:
+            for agent in self.cp.agents.values():
+                agent.check_running()
+            statuses = self.poll()
+            return all(statuses.get(p) == status for p in self.names)
+
+        wait_until(reached, timeout=timeout, what=f"every port {status}", interval=0.05)
+
+
+def _programmed(fabric: Fabric, host: str, target: LabVM, ipv6: bool) -> bool:
+    """``host``'s VTEP holds the neighbour entry (and FDB entry) for ``target``."""
+    netns = fabric.host(host).netns
+    address = target.ipv6 if ipv6 else target.ipv4
+    neigh = run(["ip", "neigh", "show", "to", str(address)], netns=netns, check=False).stdout
+    fdb = run(["bridge", "fdb", "show"], netns=netns, check=False).stdout
+    has_fdb = any(target.mac in line and " dst " in line for line in fdb.splitlines())
+    return target.mac in neigh and "PERMANENT" in neigh and has_fdb
+
+
+def _timed(timings: dict[str, float], key: str, started: float) -> float:
+    now = time.monotonic()
+    timings[key] = round(now - started, 3)
+    return now
+
+
+def _l2pop_phase(
+    fabric: Fabric,
+    cp: ControlPlane,
+    cfg: DemoConfig,
+    plans: list[VmPlan],
+    result: DemoResult,
+    say: Progress,
+) -> None:
+    for host in fabric.hosts:
+        cp.start_agent(host, mode=cfg.mode, ipv6_underlay=cfg.ipv6_underlay)
+    say(f"agents started on {len(fabric.hosts)} hosts (mode {cfg.mode})")
+    network = cp.create_network("demo", VNI)
+    say(f"network demo: VNI {VNI}, MTU {network.get('mtu', 1450)}")
+    ports = {
+        p.name: cp.create_port(network["id"], "", [p.ipv4, p.ipv6], name=p.name) for p in plans
+    }
+    names = {str(port["id"]): name for name, port in ports.items()}
+    watch = _StatusWatch(cp, network["id"], names, say)
+    watch.poll()
+    for plan in plans:
+        cp.bind_port(str(ports[plan.name]["id"]), plan.host)
+    watch.poll()
+    for plan in plans:
+        port = ports[plan.name]
+        fabric.add_vm(
+            plan.name,
+            plan.host,
+            port_id=str(port["id"]),
+            mac=str(port["mac_address"]),
+            ipv4=plan.ipv4,
+            ipv6=plan.ipv6,
+            mtu=int(network.get("mtu", 1450)),
+        )
+        watch.poll()
+    watch.wait_all("ACTIVE", ACTIVE_TIMEOUT_S)
+    result.transitions = watch.history
+    pinger, target = fabric.vm(result.pinger), fabric.vm(result.target)
+    for vm in (pinger, target):
+        fabric.wait_vm_link_up(vm.name)
+    wait_until(
+        lambda: _programmed(fabric, pinger.host, target, cfg.ipv6),
+        timeout=PROGRAMMED_TIMEOUT_S,
+        what=f"{pinger.host}'s VTEP programmed for VM {target.name}",
+    )
+    say(f"VM {pinger.name} ({pinger.host}) pings VM {target.name} ({target.host}) with l2pop")
+    bridge = bridge_name(str(network["id"]))
+    result.l2pop = measure_ping(
+        fabric, pinger, target, ipv6=cfg.ipv6, name="l2pop", vxlan=vxlan_name(VNI), bridge=bridge
+    )
+
+
+def _baseline_phase(
+    fabric: Fabric, cp: ControlPlane, cfg: DemoConfig, result: DemoResult, say: Progress
+) -> None:
+    for host in list(cp.agents):
+        cp.stop_agent(host)
+    baseline = FloodAndLearn(fabric, vni=BASELINE_VNI, ipv6_underlay=cfg.ipv6_underlay)
+    baseline.setup()
+    for vm in fabric.vms.values():
+        baseline.attach(vm)
+        run(["ip", "neigh", "flush", "all"], netns=vm.netns)
+    pinger, target = fabric.vm(result.pinger), fabric.vm(result.target)
+    say(f"same ping on a flood-and-learn VXLAN network (VNI {BASELINE_VNI}, no control plane)")
+    result.baseline = measure_ping(
+        fabric,
+        pinger,
+        target,
+        ipv6=cfg.ipv6,
+        name="baseline",
+        vxlan=baseline.vxlan,
+        bridge=baseline.bridge,
+    )
+    if cfg.keep:  # leave l2pop in charge again
+        baseline.teardown()
+        for host in fabric.hosts:
+            cp.start_agent(host, mode=cfg.mode, ipv6_underlay=cfg.ipv6_underlay)
+
+
+def run_demo(cfg: DemoConfig, say: Progress) -> DemoResult:
+    """Run the whole demo; the lab is torn down at the end unless ``cfg.keep``."""
+    plans, pinger, target = plan_vms(cfg.hosts, cfg.vms_per_host)
+    started = time.monotonic()
+    fabric = Fabric(cfg.hosts, workdir=cfg.workdir)
+    result = DemoResult(config=asdict(cfg), prefix=fabric.prefix, pinger=pinger, target=target)
+    result.config["workdir"] = str(fabric.workdir)
+    with fabric:
+        mark = _timed(result.timings_s, "fabric", started)
+        say(f"lab {fabric.prefix}: {cfg.hosts} hosts, {len(plans)} VMs, files in {fabric.workdir}")
+        cp = ControlPlane.start(fabric)
+        if cfg.agent_command:
+            cp.agent_command = list(cfg.agent_command)
+        say(f"server up: {cp.inner_url} on the underlay, {cp.url} from here")
+        mark = _timed(result.timings_s, "server", mark)
+        try:
+            _l2pop_phase(fabric, cp, cfg, plans, result, say)
+            mark = _timed(result.timings_s, "l2pop", mark)
+            _baseline_phase(fabric, cp, cfg, result, say)
+            _timed(result.timings_s, "baseline", mark)
+        finally:
+            cp.close()
+        if cfg.keep:
+            result.kept = fabric.keep(
+                {"server_url": cp.url, "admin_token_file": str(fabric.workdir / "admin.token")}
+            )
+    result.timings_s["total"] = round(time.monotonic() - started, 3)
+    return result
