@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import signal
 from enum import StrEnum
@@ -32,10 +31,9 @@ def make_dataplane(
         from l2pop.dataplane.fake import FakeDataplane
 
         return FakeDataplane(mode, local_ip)
-    # Imported by name: the Linux dataplane pulls in pyroute2.
-    linux = importlib.import_module("l2pop.dataplane.linux")
-    plane: Dataplane = linux.LinuxDataplane(mode, local_ip, interface=interface)
-    return plane
+    from l2pop.dataplane.linux import LinuxDataplane  # pyroute2: only when needed
+
+    return LinuxDataplane(mode, local_ip, interface=interface)
 
 
 def register(app: typer.Typer) -> None:
