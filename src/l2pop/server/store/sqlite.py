@@ -50,8 +50,6 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('revision', 0), ('compacted', 0);
 """
 MAX_BATCH = 512
-# Compact in steps, not on every commit: delete once the log is this much over.
-COMPACT_SLACK = 1_000
 
 _Pending = tuple[Sequence[Op], "asyncio.Future[ChangeRecord]"]
 
@@ -225,7 +223,8 @@ class SQLiteStore:
         return outcome
 
     def _compact(self, conn: sqlite3.Connection, revision: int) -> None:
-        if revision - self._compacted <= self._retain + COMPACT_SLACK:
+        # Compact in steps, not on every commit: once the log is 10 % over.
+        if revision - self._compacted <= self._retain + max(1, self._retain // 10):
             return
         compacted = revision - self._retain
         conn.execute("DELETE FROM changes WHERE revision <= ?", (compacted,))
