@@ -20,7 +20,7 @@ import select
 import socket
 import struct
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "NTF_MASTER",
@@ -53,12 +53,13 @@ _NDMSG = struct.Struct("=BxxxiHBB")  # family, ifindex, state, flags, type
 _IFINFO = struct.Struct("=BxHiII")  # family, type, index, flags, change
 _NLA = struct.Struct("=HH")
 _ERR = struct.Struct("=i")
+_U32 = struct.Struct("=I")
+_FAMILY_OF_SIZE = {8: socket.AF_INET, 20: socket.AF_INET6}  # NDA_DST attribute sizes
 _CHUNK = 32 * 1024  # bytes per send(): well under the socket buffers
 
 
-@dataclass(frozen=True, slots=True)
-class NeighRecord:
-    """One neighbour or FDB entry as the kernel dumps it."""
+class NeighRecord(NamedTuple):
+    """One neighbour or FDB entry as the kernel dumps it (a tuple: dumps hold many)."""
 
     family: int
     ifindex: int
@@ -125,16 +126,24 @@ def _attrs(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
 
 
 def _parse_neigh(data: bytes, start: int, end: int) -> NeighRecord:
+    """One RTM_NEWNEIGH payload; the attribute walk is inlined (dumps are large)."""
     family, ifindex, state, flags, _type = _NDMSG.unpack_from(data, start)
     lladdr = dst = None
     master = None
-    for kind, lo, hi in _attrs(data, start + _NDMSG.size, end):
-        if kind == NDA_LLADDR and hi - lo == 6:
-            lladdr = data[lo:hi].hex(":")
-        elif kind == NDA_DST and hi - lo in (4, 16):
-            dst = socket.inet_ntop(socket.AF_INET if hi - lo == 4 else socket.AF_INET6, data[lo:hi])
-        elif kind == NDA_MASTER and hi - lo == 4:
-            master = struct.unpack_from("=I", data, lo)[0]
+    at = start + _NDMSG.size
+    unpack = _NLA.unpack_from
+    while at + 4 <= end:
+        size, kind = unpack(data, at)
+        if size < 4:
+            break
+        kind &= 0x3FFF
+        if kind == NDA_LLADDR and size == 10:
+            lladdr = data[at + 4 : at + 10].hex(":")
+        elif kind == NDA_DST and size in (8, 20):
+            dst = socket.inet_ntop(_FAMILY_OF_SIZE[size], data[at + 4 : at + size])
+        elif kind == NDA_MASTER and size == 8:
+            master = _U32.unpack_from(data, at + 4)[0]
+        at += (size + 3) & ~3
     return NeighRecord(family, ifindex, state, flags, lladdr, dst, master)
 
 
