@@ -42,6 +42,62 @@ def register(app: typer.Typer) -> None:
         for prefix in report.skipped_live:
             typer.echo(f"kept {prefix}: its owner is alive or it was kept up (use --all)")
 
+    @lab.command("up")
+    def up(
+        hosts: Annotated[int, typer.Option(min=2, max=200, help="Hosts (hypervisors).")] = 5,
+        vms_per_host: Annotated[
+            int | None,
+            typer.Option(min=1, max=20, help="VMs per host (default: the classic A-H layout)."),
+        ] = None,
+        mode: Annotated[str, typer.Option(help="Agent mode: proxy or suppress.")] = "proxy",
+        ipv6_underlay: Annotated[
+            bool, typer.Option("--ipv6-underlay", help="VTEPs on the IPv6 underlay.")
+        ] = False,
+    ) -> None:
+        """Start a lab (server, agents, VMs) and leave it running; prints how to use it."""
+        from rich.console import Console
+
+        from l2pop.lab.demo import DemoConfig
+        from l2pop.lab.session import lab_up
+
+        _check_mode(mode)
+        console = Console()
+        config = DemoConfig(hosts, vms_per_host, mode, ipv6_underlay=ipv6_underlay, keep=True)
+        run = lab_up(config, lambda line: console.print(line, highlight=False))
+        _print_kept(run.prefix, run.info, console)
+
+    @lab.command("status")
+    def status() -> None:
+        """List the lab runs on this machine (kept up, running, or left over)."""
+        from l2pop.lab.session import lab_status
+
+        runs = lab_status()
+        if not runs:
+            typer.echo("no lab run")
+        for run in runs:
+            state = "kept up" if run.persistent else "running" if run.owner_alive else "leftover"
+            typer.echo(f"{run.prefix}: {state}, {run.namespaces} namespace(s)")
+            for key, value in sorted(run.info.items()):
+                typer.echo(f"  {key}: {value}")
+
+    @lab.command("down")
+    def down(
+        prefixes: Annotated[
+            list[str] | None, typer.Argument(help="Lab prefixes (default: every lab kept up).")
+        ] = None,
+    ) -> None:
+        """Stop a lab kept up: its processes, namespaces and record."""
+        from l2pop.lab.session import lab_down
+
+        try:
+            report = lab_down(list(prefixes or []))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        typer.echo(
+            f"removed {', '.join(report.prefixes) or 'nothing'}: "
+            f"{len(report.namespaces)} namespace(s), killed {report.killed} process(es)"
+        )
+
     app.add_typer(lab)
 
     @app.command("demo")
@@ -75,8 +131,7 @@ def register(app: typer.Typer) -> None:
         from l2pop.lab.demo import DemoConfig, run_demo
         from l2pop.lab.report import print_report
 
-        if mode not in ("proxy", "suppress"):
-            raise typer.BadParameter("use proxy or suppress", param_hint="--mode")
+        _check_mode(mode)
         console = Console(stderr=as_json)
         config = DemoConfig(hosts, vms_per_host, mode, ipv6, ipv6_underlay, keep, workdir)
         result = run_demo(config, lambda line: console.print(line, highlight=False))
@@ -87,6 +142,11 @@ def register(app: typer.Typer) -> None:
         if result.kept:
             _print_kept(result.prefix, result.kept, console)
         raise typer.Exit(0 if result.ok else 1)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("proxy", "suppress"):
+        raise typer.BadParameter("use proxy or suppress", param_hint="--mode")
 
 
 def _print_kept(prefix: str, kept: dict[str, str], console: object) -> None:

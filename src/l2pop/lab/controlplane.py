@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -138,6 +139,15 @@ class ControlPlane:
 
     def stop_agent(self, host: str) -> None:
         self.agents.pop(host).stop()
+
+    def stop_agents(self) -> None:
+        """SIGTERM every agent at once (they leave the kernel as it is), then wait for each."""
+        agents = list(self.agents.values())
+        self.agents.clear()
+        for agent in agents:
+            agent.send_signal(signal.SIGTERM)
+        for agent in agents:
+            agent.stop()
 
     def wait_ports(
         self, network_id: str, port_ids: Sequence[str], status: str, timeout: float

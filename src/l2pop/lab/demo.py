@@ -30,7 +30,7 @@ from l2pop.lab.scenario import VmPlan, plan_vms
 from l2pop.lab.shell import run
 from l2pop.lab.topology import LabVM
 
-__all__ = ["DemoConfig", "DemoResult", "run_demo"]
+__all__ = ["DemoConfig", "DemoResult", "bring_up_overlay", "run_demo"]
 
 VNI = 100
 BASELINE_VNI = 4242
@@ -116,14 +116,11 @@ def _timed(timings: dict[str, float], key: str, started: float) -> float:
     return now
 
 
-def _l2pop_phase(
-    fabric: Fabric,
-    cp: ControlPlane,
-    cfg: DemoConfig,
-    plans: list[VmPlan],
-    result: DemoResult,
-    say: Progress,
-) -> None:
+def bring_up_overlay(
+    fabric: Fabric, cp: ControlPlane, cfg: DemoConfig, plans: list[VmPlan], say: Progress
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Agents on every host, the network, a port per VM (unbound, bound, plugged), until every
+    port is ``ACTIVE``. Returns the network and each port's status history."""
     for host in fabric.hosts:
         cp.start_agent(host, mode=cfg.mode, ipv6_underlay=cfg.ipv6_underlay)
     say(f"agents started on {len(fabric.hosts)} hosts (mode {cfg.mode})")
@@ -151,7 +148,18 @@ def _l2pop_phase(
         )
         watch.poll()
     watch.wait_all("ACTIVE", ACTIVE_TIMEOUT_S)
-    result.transitions = watch.history
+    return network, watch.history
+
+
+def _l2pop_phase(
+    fabric: Fabric,
+    cp: ControlPlane,
+    cfg: DemoConfig,
+    plans: list[VmPlan],
+    result: DemoResult,
+    say: Progress,
+) -> None:
+    network, result.transitions = bring_up_overlay(fabric, cp, cfg, plans, say)
     pinger, target = fabric.vm(result.pinger), fabric.vm(result.target)
     for vm in (pinger, target):
         fabric.wait_vm_link_up(vm.name)
@@ -170,8 +178,7 @@ def _l2pop_phase(
 def _baseline_phase(
     fabric: Fabric, cp: ControlPlane, cfg: DemoConfig, result: DemoResult, say: Progress
 ) -> None:
-    for host in list(cp.agents):
-        cp.stop_agent(host)
+    cp.stop_agents()
     baseline = FloodAndLearn(fabric, vni=BASELINE_VNI, ipv6_underlay=cfg.ipv6_underlay)
     baseline.setup()
     for vm in fabric.vms.values():

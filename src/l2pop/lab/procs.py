@@ -80,6 +80,10 @@ class ManagedProcess:
             return self.log_path.read_text(errors="replace")[-chars:]
         return ""
 
+    def send_signal(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the process group without waiting."""
+        self._signal_group(sig)
+
     def _signal_group(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, sig)
