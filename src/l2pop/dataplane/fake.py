@@ -35,7 +35,7 @@ from l2pop.dataplane.base import (
     bridge_name,
     vxlan_name,
 )
-from l2pop.dataplane.naming import FLOOD_MAC, bridge_mac
+from l2pop.dataplane.naming import FLOOD_MAC, bridge_mac, parse_mode, tunnel_ip
 from l2pop.errors import DataplaneError
 
 __all__ = ["FakeDataplane", "FakeKernel", "FakeLink"]
@@ -123,8 +123,8 @@ class FakeDataplane:
     """The :class:`~l2pop.dataplane.base.Dataplane` over a :class:`FakeKernel`."""
 
     def __init__(self, mode: Mode, local_ip: str, kernel: FakeKernel | None = None) -> None:
-        self._mode = Mode(mode)
-        self.local_ip = local_ip
+        self._mode = parse_mode(mode)
+        self.local_ip = tunnel_ip(local_ip)
         self.kernel = kernel if kernel is not None else FakeKernel()
         self.applied = 0  # ops applied so far (the simulator counts them)
 

@@ -33,7 +33,7 @@ from l2pop.dataplane.base import (
     vxlan_name,
 )
 from l2pop.dataplane.entries import Link
-from l2pop.dataplane.naming import VXLAN_PORT, bridge_mac
+from l2pop.dataplane.naming import VXLAN_PORT, bridge_mac, parse_mode, tunnel_ip
 from l2pop.dataplane.nlmsg import BatchError, NeighChannel, parse_link_names
 from l2pop.errors import DataplaneError
 
@@ -87,8 +87,8 @@ class LinuxDataplane:
         interface: str | None = None,
         netns: str | None = None,
     ) -> None:
-        self._mode = Mode(mode)
-        self.local_ip = local_ip
+        self._mode = parse_mode(mode)
+        self.local_ip = tunnel_ip(local_ip)
         self._lock = threading.Lock()
         try:
             self._ipr = IPRoute(netns=netns, flags=0) if netns else IPRoute()

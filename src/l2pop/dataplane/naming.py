@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["FLOOD_MAC", "VXLAN_PORT", "bridge_mac"]
+from l2pop.core.model import normalize_ip
+from l2pop.dataplane.base import Mode
+from l2pop.errors import ValidationError
+
+__all__ = ["FLOOD_MAC", "VXLAN_PORT", "bridge_mac", "parse_mode", "tunnel_ip"]
 
 # The all-zero MAC of the flood (head-end replication) FDB entries.
 FLOOD_MAC = "00:00:00:00:00:00"
@@ -21,3 +25,16 @@ def bridge_mac(local_ip: str, bridge: str) -> str:
     """
     digest = hashlib.sha256(f"{local_ip}/{bridge}".encode()).digest()
     return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))
+
+
+def parse_mode(value: object) -> Mode:
+    """``proxy`` or ``suppress``; anything else is a ValidationError naming the field."""
+    for mode in Mode:
+        if value == mode.value:
+            return mode
+    raise ValidationError("mode", value, "must be proxy or suppress")
+
+
+def tunnel_ip(value: object) -> str:
+    """The canonical spelling of a tunnel IP (the kernel reports it that way)."""
+    return normalize_ip(value, "tunnel_ip")

@@ -34,6 +34,7 @@ __all__ = [
     "NeighRecord",
     "encode_neigh",
     "parse_link_names",
+    "parse_neigh",
 ]
 
 RTM_NEWLINK, RTM_DELLINK = 16, 17
@@ -125,8 +126,11 @@ def _attrs(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
         start += (size + 3) & ~3
 
 
-def _parse_neigh(data: bytes, start: int, end: int) -> NeighRecord:
-    """One RTM_NEWNEIGH payload; the attribute walk is inlined (dumps are large)."""
+def parse_neigh(data: bytes, start: int = 0, end: int | None = None) -> NeighRecord:
+    """One RTM_NEWNEIGH payload at ``start`` (0: ``data`` is a whole message, header
+    included); the attribute walk is inlined because dumps are large."""
+    if end is None:
+        start, end = _HDR.size, len(data)
     family, ifindex, state, flags, _type = _NDMSG.unpack_from(data, start)
     lladdr = dst = None
     master = None
@@ -199,7 +203,7 @@ class NeighChannel:
                     code = -_ERR.unpack_from(data, start)[0]
                     raise OSError(code, f"neighbour dump: {os.strerror(code)}")
                 if msg_type == RTM_NEWNEIGH:
-                    records.append(_parse_neigh(data, start, end))
+                    records.append(parse_neigh(data, start, end))
         raise OSError(errno.EIO, "neighbour dump did not end")
 
     def send(self, requests: Sequence[bytes], tolerated: Sequence[frozenset[int]]) -> None:
