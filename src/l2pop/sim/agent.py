@@ -1,86 +1,74 @@
-"""A simulated agent: a real HTTP list + watch client driving a fake dataplane.
+"""A simulated agent: the agent's real HTTP client and reconciler, a fake kernel.
 
-It does what ``l2pop agent`` does on the wire (list ``/state``, watch from
-its revision, list again on ``410``, report its ports' status with its own
-token) and hands every state it reaches to a :class:`Plane` (the fake
-dataplane behind the project's reconciler). It has no kernel and no tap
-devices: the driver tells it when a VM's tap "appears" (:meth:`activate`).
+It speaks to the server through the agent's own :class:`~l2pop.agent.client.HostApi`
+(list ``/state``, watch from the held revision, list again on ``410``, report
+status with its own token), keeps the held state with the agent's
+:class:`~l2pop.agent.desired.Held` (every line is checked to fit before it is
+applied) and reconciles only what each line touches into a fake dataplane
+(:class:`~l2pop.sim.plane.AgentPlane`). What it adds is bookkeeping: every
+line applied is recorded (revision, time, size) for the analysis.
 
-Many agents share one ``httpx.AsyncClient`` and one event loop.
+Many agents share one event loop; the driver tells an agent when a VM's tap
+appears (:meth:`plug`), as Nova would by creating the device.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
-from collections.abc import Mapping
-from typing import Protocol
 
-import httpx
-
-from l2pop.core import Host, HostState, PortStatus, apply
-from l2pop.core.wire import HostPort, decode_change, decode_state
+from l2pop.agent.client import Bookmark, HostApi, UnknownLine, parse_line
+from l2pop.agent.desired import Held
+from l2pop.core import Host, PortStatus
+from l2pop.core.wire import WatchChange
+from l2pop.errors import GoneError, L2popError
+from l2pop.sim.plane import AgentPlane
 from l2pop.sim.tracker import LineRecord, RelistRecord, Tracker
 
-__all__ = ["AgentStats", "Plane", "SimAgent"]
+__all__ = ["AgentStats", "SimAgent"]
 
 RECONNECT_LIMIT = 20  # consecutive failed watch attempts before the agent gives up
+MAX_STREAMS = 100_000  # streams opened over a run, at most (bounds the loop)
 BACKOFF_S = 0.05
-
-
-class Plane(Protocol):
-    """The dataplane side of a simulated agent."""
-
-    def converge(self, state: HostState, ports: Mapping[str, HostPort]) -> int:
-        """Make the dataplane hold ``state``; return the number of operations applied."""
-        ...
-
-    def held(self) -> HostState:
-        """What the dataplane holds, read back."""
-        ...
+WATCH_IDLE_TIMEOUT_S = 30.0  # the server sends a bookmark at least every 5 s
 
 
 class AgentStats:
-    __slots__ = ("foreign_deltas", "lines", "ops", "relists", "watch_errors")
+    __slots__ = ("foreign_deltas", "lines", "misfits", "ops", "relists", "watch_errors")
 
     def __init__(self) -> None:
         self.lines = 0
         self.relists = 0
         self.ops = 0
         self.watch_errors = 0
+        # lines that did not fit the held state (Held.check): the agent lists again
+        self.misfits = 0
         # delta for a network on which the host has no bound port (must stay 0)
         self.foreign_deltas = 0
 
 
 class SimAgent:
     def __init__(
-        self,
-        host: Host,
-        token: str,
-        client: httpx.AsyncClient,
-        plane: Plane,
-        tracker: Tracker,
+        self, host: Host, token: str, api: HostApi, plane: AgentPlane, tracker: Tracker
     ) -> None:
         self.host = host
         self.token = token
-        self.client = client
+        self.api = api
         self.plane = plane
         self.tracker = tracker
-        self.state = HostState()
-        self.ports: dict[str, HostPort] = {}
-        self.revision = 0
+        self.held = Held()
         self.stats = AgentStats()
         self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # one reconcile at a time, as in the agent
         self._port_changed = asyncio.Condition()
 
     @property
-    def headers(self) -> dict[str, str]:
-        return {"X-Auth-Token": self.token}
+    def revision(self) -> int:
+        return self.held.revision
 
-    async def start(self) -> None:
-        await self.relist("start")
+    async def start(self, reason: str = "start") -> None:
+        await self.relist(reason)
         self._task = asyncio.create_task(self._watch_loop(), name=f"watch-{self.host.name}")
 
     async def stop(self) -> None:
@@ -91,81 +79,70 @@ class SimAgent:
             self._task = None
 
     async def restart(self) -> None:
-        """Forget everything but the dataplane (a process restart), list, watch again."""
+        """A process restart: forget all but the kernel, list, reconcile, watch again."""
         await self.stop()
-        self.state = HostState()
-        self.ports = {}
-        await self.start()
+        self.held = Held()
+        await self.start("restart")
 
     async def relist(self, reason: str) -> None:
         t_start = time.perf_counter()
-        response = await self.client.get(f"/v1/hosts/{self.host.name}/state", headers=self.headers)
-        response.raise_for_status()
-        revision, state, ports = decode_state(response.json())
-        self.state = state
-        self.ports = {p.id: p for p in ports}
-        self.revision = revision
-        self.stats.ops += self.plane.converge(self.state, self.ports)
+        listing = await self.api.list_state()
+        async with self._lock:
+            self.held = Held.listed(listing.revision, listing.state, listing.ports)
+            self.stats.ops += await self.plane.full(self.held)
         self.stats.relists += 1
-        record = RelistRecord(
-            self.host.name,
-            reason,
-            revision,
-            t_start,
-            time.perf_counter(),
-            state.entry_count(),
-            len(response.content),
+        self.tracker.on_relist(
+            RelistRecord(
+                self.host.name,
+                reason,
+                listing.revision,
+                t_start,
+                time.perf_counter(),
+                listing.state.entry_count(),
+                0,
+            )
         )
-        self.tracker.on_relist(record)
         await self._notify()
 
     async def _watch_loop(self) -> None:
         failures = 0
-        while failures < RECONNECT_LIMIT:
+        for _ in range(MAX_STREAMS):
+            if failures >= RECONNECT_LIMIT:
+                return
             try:
-                await self._watch_once()
-                failures = 0
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code != 410:
-                    raise
+                async with self.api.watch(self.held.revision, WATCH_IDLE_TIMEOUT_S) as lines:
+                    failures = 0
+                    async for text in lines:
+                        await self._on_line(text)
+            except GoneError:
                 await self.relist("gone")
-            except (httpx.TransportError, ValueError):
-                # ValueError: a line that did not decode; the stream is restarted
+            except _Misfit:
+                await self.relist("misfit")
+            except L2popError:
                 failures += 1
                 self.stats.watch_errors += 1
                 await asyncio.sleep(BACKOFF_S * failures)
 
-    async def _watch_once(self) -> None:
-        url = f"/v1/hosts/{self.host.name}/watch"
-        params = {"revision": str(self.revision)}
-        timeout = httpx.Timeout(10.0, read=30.0)
-        async with self.client.stream(
-            "GET", url, params=params, headers=self.headers, timeout=timeout
-        ) as response:
-            if response.status_code != 200:
-                await response.aread()
-                response.raise_for_status()
-            async for line in response.aiter_lines():
-                if line:
-                    await self._on_line(line)
-
-    async def _on_line(self, line: str) -> None:
-        body = json.loads(line)
-        if body.get("type") != "change":
-            self.revision = max(self.revision, int(body.get("revision", 0)))
+    async def _on_line(self, text: str) -> None:
+        line = parse_line(text)
+        if isinstance(line, Bookmark):
+            self.held.revision = max(self.held.revision, line.revision)
             self.tracker.bookmarks += 1
             return
-        change = decode_change(body)
-        self.state = apply(self.state, change.delta)
-        for port in change.ports:
-            if port.deleted:
-                self.ports.pop(port.id, None)
-            else:
-                self.ports[port.id] = port
-        self.stats.ops += self.plane.converge(self.state, self.ports)
-        self.revision = change.revision
+        if isinstance(line, UnknownLine) or line.revision <= self.held.revision:
+            return
+        if self.held.check(line) is not None:
+            self.stats.misfits += 1
+            raise _Misfit()
+        await self._apply(line, len(text) + 1)
+
+    async def _apply(self, change: WatchChange, nbytes: int) -> None:
+        async with self._lock:
+            before = dict(self.held.ports)
+            self.held.advance(change)
+            self._check_targeted(change)
+            self.stats.ops += await self.plane.change(self.held, change, before)
         self.stats.lines += 1
-        self._check_targeted(change.delta.networks)
         networks = tuple(
             (net_id, -1 if nd.removed else len(nd.add) + len(nd.remove))
             for net_id, nd in change.delta.networks.items()
@@ -175,7 +152,7 @@ class SimAgent:
                 self.host.name,
                 change.revision,
                 time.perf_counter(),
-                len(line) + 1,
+                nbytes,
                 networks,
                 tuple(p.id for p in change.ports),
             )
@@ -183,11 +160,11 @@ class SimAgent:
         if change.ports:
             await self._notify()
 
-    def _check_targeted(self, networks: Mapping[str, object]) -> None:
-        """A delta may only name networks this host has a bound port on (or just left)."""
-        mine = {p.network_id for p in self.ports.values()}
-        for net_id in networks:
-            if net_id not in mine and net_id in self.state.networks:
+    def _check_targeted(self, change: WatchChange) -> None:
+        """After the line: every network it names is one this host has a port on, or left."""
+        mine = {p.network_id for p in self.held.ports.values()}
+        for net_id, nd in change.delta.networks.items():
+            if not nd.removed and net_id not in mine:
                 self.stats.foreign_deltas += 1
 
     async def _notify(self) -> None:
@@ -195,12 +172,27 @@ class SimAgent:
             self._port_changed.notify_all()
 
     async def wait_for_port(self, port_id: str, status: PortStatus, timeout: float) -> None:
-        """Wait until this agent knows ``port_id`` with ``status`` (the VM's tap is plugged
-        only once the agent has seen the port bound to its host)."""
+        """Wait until this agent holds ``port_id`` with ``status``."""
 
         def ready() -> bool:
-            port = self.ports.get(port_id)
+            port = self.held.ports.get(port_id)
             return port is not None and port.status is status
 
         async with asyncio.timeout(timeout), self._port_changed:
             await self._port_changed.wait_for(ready)
+
+    async def plug(self, port_id: str) -> None:
+        """The VM's tap appears: attach it, then report the port ACTIVE (own token)."""
+        async with self._lock:
+            port = self.held.ports.get(port_id)
+            if port is None:
+                raise L2popError(f"port {port_id} is not bound to {self.host.name}")
+            self.stats.ops += await self.plane.plug(self.held, port)
+        await self.api.report_status(port_id, PortStatus.ACTIVE)
+
+    def unplug(self, port_id: str) -> None:
+        self.plane.unplug(port_id)
+
+
+class _Misfit(Exception):
+    """A line did not fit the held state: list again (as the agent does)."""

@@ -74,6 +74,11 @@ class RunAnalysis:
     mismatched: int = 0  # lines whose networks/entry counts differ from the core's delta
     unresolved: int = 0  # changes whose revision is unknown (relist or timeout)
     failed: int = 0  # API calls that failed
+    examples: list[str] = field(default_factory=list)  # the first faults, for the report
+
+    def note(self, text: str) -> None:
+        if len(self.examples) < 10:
+            self.examples.append(text)
 
 
 def _server_action(
@@ -110,7 +115,7 @@ def _order(changes: Sequence[ChangeRecord]) -> list[ChangeRecord]:
         base = running_max[i - 1] if i else 0
         return (base + 0.5, change.t_send)
 
-    return sorted((c for c in changes if not c.error), key=key)
+    return sorted((c for c in changes if c.t_ack is not None), key=key)
 
 
 def _line_shape(delta: Delta) -> dict[str, int]:
@@ -152,7 +157,7 @@ def analyse(
     relists: dict[str, list[RelistRecord]] = {}
     for relist in tracker.relists:
         relists.setdefault(relist.host, []).append(relist)
-    out = RunAnalysis(failed=sum(1 for c in tracker.changes if c.error))
+    out = RunAnalysis(failed=sum(1 for c in tracker.changes if c.t_ack is None))
     for change in _order(tracker.changes):
         action = _server_action(trace[change.index], port_ids, net_ids)
         port_id = action.port_id
@@ -182,6 +187,8 @@ def _judge(
     expected = l2pop_messages(deltas, ports)
     actual = {h for h, by_rev in lines.items() if change.revision in by_rev}
     out.unexpected += len(actual - expected)
+    for host in sorted(actual - expected)[:2]:
+        out.note(f"r{change.revision} {change.kind}: unexpected line to {host}")
     times: list[float] = []
     complete = True
     nbytes = 0
@@ -192,9 +199,13 @@ def _judge(
             want = _line_shape(deltas.get(host, Delta()))
             if host in expected and dict(line.networks) != want:
                 out.mismatched += 1
+                out.note(
+                    f"r{change.revision} {change.kind} {host}: got {line.networks} want {want}"
+                )
         at = _apply_time(host, change, lines, relists)
         if at is None:
             out.missing += 1
+            out.note(f"r{change.revision} {change.kind}: {host} never applied it")
             complete = False
         else:
             times.append(at)

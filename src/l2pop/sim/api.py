@@ -30,6 +30,10 @@ class SimApi:
         self.client = client
         self.admin_token = admin_token
 
+    @property
+    def base_url(self) -> str:
+        return str(self.client.base_url).rstrip("/")
+
     async def _call(
         self, method: str, path: str, body: JSON | None = None, *, token: str | None = None
     ) -> JSON:

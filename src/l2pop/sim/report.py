@@ -50,7 +50,7 @@ def _cdf(latencies_s: Sequence[float]) -> list[list[float]]:
 
 
 def _entries(run: SimRun) -> JSON:
-    counts = sorted(a.plane.held().entry_count() for a in run.agents.values())
+    counts = sorted(a.plane.entry_count() for a in run.agents.values())
     if not counts:
         return {}
     return {
@@ -118,6 +118,8 @@ def build_result(run: SimRun, command: str) -> JSON:
         "changes": {
             "sent": len(run.tracker.changes),
             "failed": analysis.failed,
+            "late": sum(c.late for c in run.tracker.changes),
+            "skipped": run.skipped,
             "unresolved": analysis.unresolved,
             "measured": len(analysis.outcomes),
         },
@@ -131,9 +133,12 @@ def build_result(run: SimRun, command: str) -> JSON:
             "missing_deliveries": analysis.missing,
             "unexpected_deliveries": analysis.unexpected,
             "deltas_differing_from_core": analysis.mismatched,
+            "fault_examples": analysis.examples,
+            "owner_line_conflicts": run.tracker.owner_conflicts,
             "foreign_network_deltas": sum(a.stats.foreign_deltas for a in run.agents.values()),
             "watch_errors": sum(a.stats.watch_errors for a in run.agents.values()),
             "failed_examples": [c.error for c in run.tracker.changes if c.error][:5],
+            "late_owner_lines": sum(c.late for c in run.tracker.changes),
         },
         "entries_per_host": _entries(run),
         "server": {k: round(v, 1) for k, v in run.server.items()},

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import ssl
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,11 +22,13 @@ from pathlib import Path
 
 import httpx
 
+from l2pop.agent.client import HostApi
+from l2pop.agent.metrics import AgentMetrics
 from l2pop.core import Host, PortStatus, Snapshot, desired
 from l2pop.sim.agent import SimAgent
 from l2pop.sim.api import SimApi
-from l2pop.sim.plane import make_plane
-from l2pop.sim.procstats import ProcSampler
+from l2pop.sim.plane import AgentPlane, by_vni
+from l2pop.sim.procstats import MIB, ProcSampler
 from l2pop.sim.server_proc import ServerProcess, running_server
 from l2pop.sim.trace import (
     Action,
@@ -43,6 +46,7 @@ from l2pop.sim.workload import Workload, WorkloadConfig, generate
 __all__ = ["Progress", "SimConfig", "SimRun", "run_simulation", "simulate"]
 
 SETUP_CONCURRENCY = 64
+AGENT_CONNECTIONS = 4  # a watch stream, a relist, a status report, one spare
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,7 @@ class SimRun:
     sim_cpu: dict[str, float] = field(default_factory=dict)
     verify_mismatches: list[str] = field(default_factory=list)
     verified_hosts: int = 0
+    skipped: int = 0  # actions not played because an earlier one on the port failed
 
 
 async def _bounded(coros: Sequence[Awaitable[None]], limit: int) -> None:
@@ -98,6 +103,8 @@ class Driver:
         self.config = run.config
         self.gate = asyncio.Semaphore(run.config.concurrency)
         self.host_of: dict[str, str] = {}  # trace port id -> host it is bound to
+        self.broken: set[str] = set()  # trace ports whose life could not be played on
+        self.skipped = 0
         self.ready = {name: asyncio.Event() for name in run.agents}
         for event in self.ready.values():
             event.set()
@@ -129,11 +136,19 @@ class Driver:
 
     async def _act(self, index: int, action: Action, previous: asyncio.Task[None] | None) -> None:
         if previous is not None:
-            await previous
+            await asyncio.gather(previous, return_exceptions=True)
         if isinstance(action, RestartAgent):
             await self._restart(action.host)
             return
-        owners = self._owners(action)
+        if isinstance(action, CreatePort):
+            owners: frozenset[str] = frozenset()
+        elif action.port_id not in self.run.port_ids or action.port_id in self.broken:
+            # an earlier action on this port failed: the rest of its life cannot be played
+            self.skipped += 1
+            self.broken.add(action.port_id)
+            return
+        else:
+            owners = self._owners(action)
         for owner in owners:
             await self.ready[owner].wait()
         async with self.gate:
@@ -143,8 +158,20 @@ class Driver:
         try:
             await asyncio.wait_for(change.owner_seen.wait(), self.config.change_timeout_s)
         except TimeoutError:
-            change.error = "owner's watch line did not come in time"
-            self.run.tracker.forget(change)
+            # The server accepted it: it stays in the analysis (a late line may still
+            # resolve it), but the port's later actions are not played, so that a late
+            # line cannot be taken for theirs.
+            change.late = True
+            self.broken.add(self._trace_port(change))
+
+    def _trace_port(self, change: ChangeRecord) -> str:
+        action = self.run.workload.trace[change.index]
+        return "" if isinstance(action, RestartAgent) else action.port_id
+
+    def _failed(self, change: ChangeRecord, trace_port: str, error: str) -> None:
+        change.error = error[:300]
+        self.broken.add(trace_port)
+        self.run.tracker.forget(change)
 
     def _owners(self, action: Action) -> frozenset[str]:
         match action:
@@ -176,16 +203,17 @@ class Driver:
                     run.port_ids[trace_id] = change.port_id = server_id
                 case BindPort(trace_id, host) | MigratePort(trace_id, host):
                     await api.bind_port(port_id, host)
+                    old = self.host_of.get(trace_id)
+                    if old is not None:
+                        run.agents[old].unplug(port_id)  # the VM left its old host
                     self.host_of[trace_id] = host
                 case ActivatePort(trace_id):
-                    agent = run.agents[self.host_of[trace_id]]
-                    await api.report_status(agent.host.name, agent.token, port_id, "ACTIVE")
+                    await run.agents[self.host_of[trace_id]].plug(port_id)
                 case DeletePort(trace_id):
                     await api.delete_port(port_id)
-                    del self.host_of[trace_id]
+                    run.agents[self.host_of.pop(trace_id)].unplug(port_id)
         except Exception as exc:  # recorded; one failed call must not end the run
-            change.error = f"{type(exc).__name__}: {exc}"[:300]
-            run.tracker.forget(change)
+            self._failed(change, action.port_id, f"{type(exc).__name__}: {exc}")
             return None
         change.t_ack = time.perf_counter()
         return change
@@ -198,7 +226,7 @@ class Driver:
             self.ready[host].set()
 
 
-async def _setup(run: SimRun, api: SimApi, client: httpx.AsyncClient) -> None:
+async def _setup(run: SimRun, api: SimApi) -> None:
     fabric = run.workload.fabric
     tokens: dict[str, str] = {}
 
@@ -208,9 +236,18 @@ async def _setup(run: SimRun, api: SimApi, client: httpx.AsyncClient) -> None:
     await _bounded([register(h) for h in fabric.hosts], SETUP_CONCURRENCY)
     for network in fabric.networks:
         run.net_ids[network.id] = await api.create_network(network)
+    # One client per agent, the agent's own (HostApi). The TLS context (unused on
+    # http://) is built once and shared: building one per client costs ~20 ms each.
+    tls = ssl.create_default_context()
+    limits = httpx.Limits(max_connections=AGENT_CONNECTIONS)
+    metrics = AgentMetrics()  # shared: a registry per simulated agent is memory for nothing
     for host in fabric.hosts:
-        plane = make_plane(host)
-        run.agents[host.name] = SimAgent(host, tokens[host.name], client, plane, run.tracker)
+        transport = httpx.AsyncHTTPTransport(verify=tls, limits=limits)
+        api_of_host = HostApi(
+            [api.base_url], host.name, tokens[host.name], timeout=30.0, transport=transport
+        )
+        plane = AgentPlane(host, metrics)
+        run.agents[host.name] = SimAgent(host, tokens[host.name], api_of_host, plane, run.tracker)
     await _bounded([a.start() for a in run.agents.values()], SETUP_CONCURRENCY)
 
 
@@ -236,13 +273,14 @@ async def _verify(run: SimRun, api: SimApi) -> None:
         await api.list_networks(), await api.list_hosts(), await api.list_ports()
     )
     for name, agent in run.agents.items():
-        want = desired(snapshot, name)
-        held = agent.plane.held()
+        want = by_vni(desired(snapshot, name))
+        held = agent.plane.held_by_vni()
         if held != want:
+            count = sum(len(e) for _, e in held.values())
+            wanted = sum(len(e) for _, e in want.values())
             run.verify_mismatches.append(
-                f"{name}: dataplane holds {held.entry_count()} entries on "
-                f"{len(held.networks)} networks, desired {want.entry_count()} on "
-                f"{len(want.networks)}"
+                f"{name}: the fake kernel holds {count} entries on VNIs {sorted(held)}, "
+                f"desired {wanted} on {sorted(want)}"
             )
         run.verified_hosts += 1
 
@@ -253,39 +291,50 @@ async def simulate(
     """Run ``config`` against an already running ``server``."""
     workload = generate(config.workload)
     run = SimRun(config, workload, Tracker(), {}, {}, {}, {})
-    hosts = config.workload.hosts
-    limits = httpx.Limits(
-        max_connections=hosts + config.concurrency + 64, max_keepalive_connections=None
-    )
+    limits = httpx.Limits(max_connections=config.concurrency + 8)
     sampler = ProcSampler(server.pid)
-    me = ProcSampler(os.getpid())
     sampler.start()
     async with httpx.AsyncClient(
         base_url=server.url, limits=limits, timeout=httpx.Timeout(30.0)
     ) as client:
         api = SimApi(client, server.admin_token)
-        t0 = time.perf_counter()
-        await _setup(run, api, client)
-        run.timings["setup_s"] = time.perf_counter() - t0
-        driver = Driver(run, api, progress)
-        populate, churn = _split(workload)
-        for phase, actions, rate in (
-            ("populate", populate, config.populate_rate),
-            ("churn", churn, config.rate),
-        ):
-            start, mine = sampler.mark(), me.mark()
-            await driver.play(phase, actions, rate)
-            end, mine_end = sampler.mark(), me.mark()
-            run.timings[f"{phase}_s"] = end.wall - start.wall
-            run.server[f"{phase}_cpu_percent"] = ProcSampler.cpu_percent(start, end)
-            run.sim_cpu[f"{phase}_cpu_percent"] = ProcSampler.cpu_percent(mine, mine_end)
-        await _settle(run)
-        run.server["rss_mib_end"] = sampler.rss() / (1024 * 1024)
-        run.server["rss_mib_peak"] = sampler.peak_rss / (1024 * 1024)
-        await _verify(run, api)
-        await _bounded([a.stop() for a in run.agents.values()], SETUP_CONCURRENCY)
-    await sampler.stop()
+        try:
+            await _play_all(run, api, sampler, progress)
+            await _settle(run)
+            run.server["rss_mib_end"] = sampler.rss() / MIB
+            run.server["rss_mib_peak"] = sampler.peak_rss / MIB
+            await _verify(run, api)
+        finally:
+            await _bounded([a.stop() for a in run.agents.values()], SETUP_CONCURRENCY)
+            await asyncio.gather(*(a.api.aclose() for a in run.agents.values()))
+            await sampler.stop()
     return run
+
+
+async def _play_all(
+    run: SimRun,
+    api: SimApi,
+    sampler: ProcSampler,
+    progress: Progress | None,
+) -> None:
+    config = run.config
+    me = ProcSampler(os.getpid())
+    t0 = time.perf_counter()
+    await _setup(run, api)
+    run.timings["setup_s"] = time.perf_counter() - t0
+    driver = Driver(run, api, progress)
+    populate, churn = _split(run.workload)
+    for phase, actions, rate in (
+        ("populate", populate, config.populate_rate),
+        ("churn", churn, config.rate),
+    ):
+        start, mine = sampler.mark(), me.mark()
+        await driver.play(phase, actions, rate)
+        end, mine_end = sampler.mark(), me.mark()
+        run.timings[f"{phase}_s"] = end.wall - start.wall
+        run.server[f"{phase}_cpu_percent"] = ProcSampler.cpu_percent(start, end)
+        run.sim_cpu[f"{phase}_cpu_percent"] = ProcSampler.cpu_percent(mine, mine_end)
+    run.skipped = driver.skipped
 
 
 def run_simulation(config: SimConfig, progress: Progress | None = None) -> SimRun:

@@ -35,8 +35,11 @@ class ChangeRecord:
     # "line": revision from an owner's watch line; "relist": the owner listed its
     # state before its line came, so the revision is unknown.
     resolved_by: str = ""
-    error: str = ""
+    error: str = ""  # the API call failed: the change did not happen
+    late: bool = False  # acknowledged, but the owner's line missed the driver's deadline
     owner_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    # owners whose line has not come yet; the change is resolved when none is left
+    waiting_for: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +72,15 @@ class Tracker:
         self.lines: dict[str, dict[int, LineRecord]] = {}
         self.relists: list[RelistRecord] = []
         self.bookmarks = 0
+        # two owners' lines of one change with different revisions (must stay 0)
+        self.owner_conflicts = 0
         # server port id -> the change of that port still waiting for its owner line
         self._waiting: dict[str, ChangeRecord] = {}
 
     def begin(self, change: ChangeRecord) -> None:
         self.changes.append(change)
         if change.owners and change.port_id:
+            change.waiting_for = set(change.owners)
             self._waiting[change.port_id] = change
         else:
             change.owner_seen.set()
@@ -86,20 +92,35 @@ class Tracker:
         change.owner_seen.set()
 
     def on_line(self, record: LineRecord) -> None:
+        """An agent applied a line: it may be the owner's line of a waiting change.
+
+        Every owner's line must come before the change is resolved: a migration's
+        line reaches the old host and the new one, and the port's next change may
+        only start once both had theirs, or a late line would be taken for it.
+        """
         self.lines.setdefault(record.host, {})[record.revision] = record
         for port_id in record.port_ids:
             change = self._waiting.get(port_id)
-            if change is not None and record.host in change.owners:
+            if change is None or record.host not in change.waiting_for:
+                continue
+            if change.revision is None:
                 change.revision = record.revision
                 change.resolved_by = "line"
-                del self._waiting[port_id]
-                change.owner_seen.set()
+            elif change.revision != record.revision:
+                self.owner_conflicts += 1
+            self._owner_done(change, record.host)
 
     def on_relist(self, record: RelistRecord) -> None:
         """A host listed its state: its pending owner lines will never come."""
         self.relists.append(record)
         for change in list(self._waiting.values()):
-            if record.host in change.owners and change.t_send <= record.t_start:
-                change.resolved_by = "relist"
-                del self._waiting[change.port_id]
-                change.owner_seen.set()
+            if record.host in change.waiting_for and change.t_send <= record.t_start:
+                if change.revision is None:
+                    change.resolved_by = "relist"
+                self._owner_done(change, record.host)
+
+    def _owner_done(self, change: ChangeRecord, host: str) -> None:
+        change.waiting_for.discard(host)
+        if not change.waiting_for:
+            del self._waiting[change.port_id]
+            change.owner_seen.set()

@@ -112,3 +112,24 @@ def test_tracker_resolves_a_change_from_its_owners_line_only() -> None:
     tracker.on_line(LineRecord("h1", 8, 0.2, 10, (), ("P1",)))
     assert change.owner_seen.is_set()
     assert (change.revision, change.resolved_by) == (8, "line")
+
+
+def test_a_migration_waits_for_the_lines_of_both_its_old_and_new_host() -> None:
+    tracker = Tracker()
+    change = ChangeRecord(1, "MigratePort", "P1", frozenset({"h1", "h2"}), 0.0)
+    tracker.begin(change)
+    tracker.on_line(LineRecord("h1", 9, 0.1, 10, (), ("P1",)))  # old host: deleted record
+    assert change.revision == 9
+    assert not change.owner_seen.is_set()
+    tracker.on_line(LineRecord("h2", 9, 0.2, 10, (("N1", 3),), ("P1",)))
+    assert change.owner_seen.is_set()
+    assert tracker.owner_conflicts == 0
+
+
+def test_a_relisting_owner_stands_in_for_its_line() -> None:
+    tracker = Tracker()
+    change = ChangeRecord(1, "BindPort", "P1", frozenset({"h1"}), 0.0)
+    tracker.begin(change)
+    tracker.on_relist(RelistRecord("h1", "restart", 12, 0.5, 0.6, 0, 0))
+    assert change.owner_seen.is_set()
+    assert (change.revision, change.resolved_by) == (None, "relist")
