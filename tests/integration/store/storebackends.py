@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from etcdbackend import etcd_backend
+
 from l2pop.server.store.base import Store
 from l2pop.server.store.sqlite import SQLiteStore
 
@@ -20,4 +22,4 @@ def _sqlite(tmp_path: Path) -> Iterator[OpenStore]:
     yield lambda retain: SQLiteStore(db, retain=retain)
 
 
-BACKENDS = {"sqlite": _sqlite}
+BACKENDS = {"sqlite": _sqlite, "etcd": etcd_backend}

@@ -24,7 +24,7 @@ def open_etcd_store(
 ) -> Store:
     """The etcd backend (issue 9); until it exists, a clear error."""
     try:
-        from l2pop.server.store.etcd import EtcdStore  # type: ignore[import-not-found]
+        from l2pop.server.store.etcd import EtcdStore
     except ModuleNotFoundError:
         raise StoreUnavailableError("the etcd store is not built yet; use --db") from None
     store: Store = EtcdStore(
