@@ -1,0 +1,47 @@
+"""schemathesis against the server's own OpenAPI schema: no input makes it answer 5xx,
+and every error is Neutron-shaped. Runs against a real ``l2pop server`` process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from srvproc import ServerProc, running
+
+from l2pop.server.api.app import create_app
+from l2pop.server.service import Service
+
+
+async def _no_service() -> Service:
+    raise AssertionError("only the schema is used here")
+
+
+# The watch stream never ends by itself; it has its own tests.
+schema = schemathesis.openapi.from_dict(create_app(_no_service, 1024).openapi()).exclude(
+    path_regex=".*/watch$"
+)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
+    workdir: Path = tmp_path_factory.mktemp("schemathesis")
+    with running(workdir) as server, server.client() as api:
+        net = api.post("/v2.0/networks", json={"network": {"name": "seed"}}).json()["network"]
+        api.post("/v2.0/ports", json={"port": {"network_id": net["id"]}})
+        api.post("/v1/hosts", json={"name": "h1", "tunnel_ip": "192.0.2.1"})
+        yield server
+
+
+@schema.parametrize()
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_input_gets_a_5xx_and_errors_are_neutron_shaped(case: Any, live: ServerProc) -> None:
+    response = case.call(base_url=live.url, headers={"X-Auth-Token": live.token}, timeout=10)
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        error = response.json()["NeutronError"]
+        assert set(error) == {"type", "message", "detail"}
+        assert error["message"]
