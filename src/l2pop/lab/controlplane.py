@@ -18,6 +18,7 @@ import httpx
 from l2pop.lab.fabric import Fabric
 from l2pop.lab.procs import ManagedProcess, wait_http_ok, wait_until
 from l2pop.lab.shell import LabError
+from l2pop.lab.topology import LabVM
 
 __all__ = ["SERVER_PORT", "ControlPlane", "l2pop_command"]
 
@@ -148,6 +149,33 @@ class ControlPlane:
             agent.send_signal(signal.SIGTERM)
         for agent in agents:
             agent.stop()
+
+    def boot_vm(
+        self,
+        name: str,
+        host: str,
+        network: JSON,
+        *,
+        ipv4: str | None = None,
+        ipv6: str | None = None,
+        timeout: float = 20.0,
+    ) -> LabVM:
+        """Boot a VM as Nova would: a port bound to ``host``, then the tap plugged; returns
+        once the agent reported the port ``ACTIVE`` and the VM's link carries frames."""
+        ips = [ip for ip in (ipv4, ipv6) if ip]
+        port = self.create_port(str(network["id"]), host, ips, name=name)
+        vm = self.fabric.add_vm(
+            name,
+            host,
+            port_id=str(port["id"]),
+            mac=str(port["mac_address"]),
+            ipv4=ipv4,
+            ipv6=ipv6,
+            mtu=int(network.get("mtu", 1450)),
+        )
+        self.wait_ports(str(network["id"]), [str(port["id"])], "ACTIVE", timeout)
+        self.fabric.wait_vm_link_up(name)
+        return vm
 
     def wait_ports(
         self, network_id: str, port_ids: Sequence[str], status: str, timeout: float
