@@ -76,6 +76,7 @@ class Agent:
         self.dataplane = dataplane
         self.metrics = metrics or AgentMetrics()
         self._api = api
+        self._token = config.token
         self.held = Held()
         self.view = KernelView(
             dataplane, mode=config.mode, local_ip=config.tunnel_ip, metrics=self.metrics
@@ -188,6 +189,7 @@ class Agent:
                 failures += 1
             except (AuthError, ForbiddenError) as exc:
                 log.error("server %s refused this host's token: %s", api.url, exc)
+                self._reload_token()
                 failures += 1
             except ValidationError as exc:
                 # 400: our revision is ahead of that server (it lags, or lost history).
@@ -200,6 +202,21 @@ class Agent:
             if failures % api.url_count == 0:
                 await asyncio.sleep(backoff.next_delay())
 
+    def _reload_token(self) -> None:
+        """After a 401/403: the admin may have issued a new token into the token file."""
+        path = self.config.token_file
+        if path is None:
+            return
+        try:
+            token = path.read_text().strip()
+        except OSError as exc:
+            log.error("cannot read the token file %s: %s", path, exc)
+            return
+        if token and token != self._token:
+            self._token = token
+            self._require_api().set_token(token)
+            log.warning("token file %s changed: using the new token", path)
+
     async def _try_list(self, reason: str) -> bool:
         api = self._require_api()
         try:
@@ -211,6 +228,8 @@ class Agent:
             return False
         except L2popError as exc:
             log.warning("cannot list state (%s): %s (kernel kept as is)", reason, exc)
+            if isinstance(exc, AuthError | ForbiddenError):
+                self._reload_token()
             return False
         async with self._lock:
             self.held = Held.listed(listing.revision, listing.state, listing.ports)

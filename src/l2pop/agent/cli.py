@@ -100,6 +100,7 @@ def agent_command(
             tunnel_ip=tunnel_ip,
             servers=parse_server_urls(server),
             token=token_file.read_text().strip(),
+            token_file=token_file,
             mode=mode,
             interface=interface,
             metrics_port=metrics_port,

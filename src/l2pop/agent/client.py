@@ -130,6 +130,10 @@ class HostApi:
     def url_count(self) -> int:
         return len(self._urls)
 
+    def set_token(self, token: str) -> None:
+        """Use a new token from now on (a rotated one)."""
+        self._client.headers["X-Auth-Token"] = token
+
     def fail_over(self) -> str:
         """Move to the next server URL (round robin); return it."""
         self._index = (self._index + 1) % len(self._urls)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from l2pop.core.model import normalize_ip
 from l2pop.dataplane.base import Mode
@@ -29,6 +30,8 @@ class AgentConfig:
     servers: tuple[str, ...]
     token: str
     mode: Mode = Mode.PROXY
+    # Where the token came from: read again after a 401 (the admin rotated it).
+    token_file: Path | None = None
     interface: str | None = None
     metrics_port: int | None = None
     metrics_addr: str = "0.0.0.0"

@@ -233,3 +233,43 @@ def test_an_agent_started_while_no_server_answers_keeps_the_kernel(world: World)
         wait_for(lambda: converged(world, again), CONVERGE_S * 2, "convergence once it is up")
     finally:
         again.stop()
+
+
+def test_a_port_record_arriving_for_a_plugged_tap_is_reported_active(world: World) -> None:
+    unbound = world.admin.port(world.net_a, "", ["198.51.100.7"])["id"]
+    agent = h1_agent(world)
+    try:
+        agent.plug(unbound)  # the tap exists before the port is bound here
+        wait_for(lambda: converged(world, agent), CONVERGE_S, "convergence")
+        assert world.admin.status(unbound) == "DOWN"
+        world.admin.update_port(unbound, **{"binding:host_id": "h1"})
+        wait_for(lambda: world.admin.status(unbound) == "ACTIVE", CONVERGE_S, "bound -> ACTIVE")
+        assert tap_name(unbound) in agent.dataplane.read()[100].taps
+
+        world.admin.update_port(unbound, admin_state_up=False)
+        wait_for(lambda: world.admin.status(unbound) == "DOWN", CONVERGE_S, "admin down")
+        time_down = world.admin.revision()
+        wait_for(lambda: agent.metric("l2pop_agent_last_revision") >= time_down, 5, "seen")
+        assert world.admin.status(unbound) == "DOWN", "no ACTIVE report for an admin-down port"
+        world.admin.update_port(unbound, admin_state_up=True)
+        wait_for(lambda: world.admin.status(unbound) == "ACTIVE", CONVERGE_S, "admin up")
+    finally:
+        agent.stop()
+
+
+def test_a_rotated_token_is_picked_up_from_the_token_file(
+    world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    token_file = tmp_path / "h1.token"
+    token_file.write_text(world.admin.tokens["h1"] + "\n")
+    agent = h1_agent(world, token_file=token_file)
+    try:
+        wait_for(lambda: converged(world, agent), CONVERGE_S, "convergence")
+        answer = world.admin._call("POST", "/v1/hosts/h1/token")
+        token_file.write_text(str(answer["token"]) + "\n")
+        world.admin.report("h2", world.ports["p2"], "DOWN")
+        took = wait_for(lambda: converged(world, agent), CONVERGE_S, "convergence, new token")
+        print(f"converged with the new token {took * 1000:.0f} ms after the change")
+        assert "using the new token" in caplog.text
+    finally:
+        agent.stop()
