@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
 __all__ = ["register"]
+
+T = TypeVar("T")
 
 DEFAULT_STATE_DIR = Path("/run/l2pop-lab")  # = l2pop.lab.registry's; not imported for speed
 
@@ -63,7 +66,7 @@ def register(app: typer.Typer) -> None:
         _check_mode(mode)
         console = Console()
         config = DemoConfig(hosts, vms_per_host, mode, ipv6_underlay=ipv6_underlay, keep=True)
-        run = lab_up(config, lambda line: console.print(line, highlight=False))
+        run = _or_exit(lambda: lab_up(config, lambda line: console.print(line, highlight=False)))
         _print_kept(run.prefix, run.info, console)
 
     @lab.command("status")
@@ -134,7 +137,9 @@ def register(app: typer.Typer) -> None:
         _check_mode(mode)
         console = Console(stderr=as_json)
         config = DemoConfig(hosts, vms_per_host, mode, ipv6, ipv6_underlay, keep, workdir)
-        result = run_demo(config, lambda line: console.print(line, highlight=False))
+        result = _or_exit(
+            lambda: run_demo(config, lambda line: console.print(line, highlight=False))
+        )
         if as_json:
             sys.stdout.write(json.dumps(result.to_json(), indent=1) + "\n")
         else:
@@ -142,6 +147,17 @@ def register(app: typer.Typer) -> None:
         if result.kept:
             _print_kept(result.prefix, result.kept, console)
         raise typer.Exit(0 if result.ok else 1)
+
+
+def _or_exit(action: Callable[[], T]) -> T:
+    """Run ``action``; a lab failure becomes a one-line message and exit status 2."""
+    from l2pop.lab.shell import LabError
+
+    try:
+        return action()
+    except LabError as exc:
+        typer.echo(f"l2pop: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _check_mode(mode: str) -> None:

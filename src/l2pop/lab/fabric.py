@@ -39,7 +39,7 @@ from l2pop.lab.names import (
 )
 from l2pop.lab.procs import ManagedProcess, wait_until
 from l2pop.lab.registry import DEFAULT_STATE_DIR, OwnerRecord, lab_namespaces, remove_run
-from l2pop.lab.shell import LabError, ip_batch, run
+from l2pop.lab.shell import LabError, ip_batch, preflight, run
 from l2pop.lab.topology import LabHost, LabVM, PingResult, parse_ping
 
 __all__ = ["DEFAULT_VM_MTU", "UNDERLAY_MTU", "Fabric"]
@@ -104,6 +104,7 @@ class Fabric:
 
     def up(self) -> None:
         """Create the underlay, the control namespace and the initial hosts."""
+        preflight()
         record = OwnerRecord.for_this_process(self.prefix)
         OwnerRecord(record.prefix, record.pid, record.start_time, self.persistent).write(
             self.state_dir

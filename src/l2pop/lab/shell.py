@@ -8,12 +8,14 @@ namespace go through one ``ip -batch`` process.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 
 from l2pop.errors import L2popError
 
-__all__ = ["LabError", "ip_batch", "netns_argv", "run"]
+__all__ = ["LabError", "ip_batch", "netns_argv", "preflight", "run"]
 
 COMMAND_TIMEOUT_S = 20.0
 
@@ -60,3 +62,16 @@ def ip_batch(netns: str | None, lines: Sequence[str], *, tool: str = "ip") -> No
     if done.returncode != 0:
         where = f" in {netns}" if netns else ""
         raise LabError(f"{tool} -batch{where} failed: {done.stderr.strip()}")
+
+
+REQUIRED_TOOLS = ("ip", "bridge", "sysctl", "tcpdump", "ping")
+
+
+def preflight() -> None:
+    """Fail early and clearly when the lab cannot run here: it needs root (network
+    namespaces) and the iproute2/procps/tcpdump/iputils tools."""
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (it creates network namespaces): run it with sudo")
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise LabError(f"missing tools: {', '.join(missing)} (run scripts/setup.sh)")
