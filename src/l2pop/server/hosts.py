@@ -13,7 +13,7 @@ from l2pop.server.fanout import Watcher, bookmark_line
 from l2pop.server.history import replay_lines
 from l2pop.server.ports import PortNotFound, PortOps
 from l2pop.server.records import HOST, PORT, host_view
-from l2pop.server.service import Service, utc_now
+from l2pop.server.service import Service, utc_iso, utc_now
 from l2pop.server.store.base import ABSENT, INDEX, JSON, Delete, Op, Put
 from l2pop.server.validate import parse_host, parse_status
 
@@ -57,7 +57,7 @@ class HostOps:
     def _decorate(self, record: JSON) -> JSON:
         out = host_view(record)
         seen = self.service.last_seen.get(record["name"])
-        out["last_seen"] = seen
+        out["last_seen"] = None if seen is None else utc_iso(seen)
         return out
 
     async def register(self, body: object) -> tuple[JSON, str]:

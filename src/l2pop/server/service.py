@@ -21,15 +21,19 @@ from l2pop.server.metrics import Metrics
 from l2pop.server.store.base import ChangeRecord, Op, PreconditionFailed, Store
 from l2pop.server.view import View
 
-__all__ = ["Service", "ServiceConfig", "utc_now"]
+__all__ = ["Service", "ServiceConfig", "utc_iso", "utc_now"]
 
 MAX_ATTEMPTS = 8
 WRITE_TIMEOUT_S = 5.0
 
 
-def utc_now() -> str:
+def utc_iso(epoch: float) -> str:
     """Neutron's timestamp format."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def utc_now() -> str:
+    return utc_iso(time.time())
 
 
 @dataclass(frozen=True, slots=True)

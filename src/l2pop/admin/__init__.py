@@ -1,0 +1,1 @@
+"""Admin client and CLI for the l2pop server (``l2pop network|port|host|state``)."""
