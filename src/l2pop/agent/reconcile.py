@@ -23,7 +23,7 @@ by id): ensure, deletions, additions, tap attachments.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -65,16 +65,19 @@ class LocalPort:
 
 def programmable(state: NetworkState, local_macs: frozenset[str] = frozenset()) -> Entries:
     """The entries of ``state`` the kernel should hold: unambiguous, none for our own MACs."""
-    vteps_of: dict[str, set[str]] = defaultdict(set)
-    for mac, vtep in state.unicast:
-        vteps_of[mac].add(vtep)
-    macs_of: dict[str, set[str]] = defaultdict(set)
-    for ip, mac in state.neigh:
-        macs_of[ip].add(mac)
-    unicast = frozenset(
-        u for u in state.unicast if len(vteps_of[u.mac]) == 1 and u.mac not in local_macs
+    # The sets hold distinct pairs, so counting keys counts distinct VTEPs / MACs.
+    vteps_per_mac = Counter(u.mac for u in state.unicast)
+    macs_per_ip = Counter(n.ip for n in state.neigh)
+    ambiguous = {mac for mac, n in vteps_per_mac.items() if n > 1} | local_macs
+    unicast = (
+        frozenset(u for u in state.unicast if u.mac not in ambiguous)
+        if ambiguous
+        else state.unicast
     )
-    neigh = frozenset(n for n in state.neigh if len(macs_of[n.ip]) == 1)
+    if all(n == 1 for n in macs_per_ip.values()):
+        neigh = state.neigh
+    else:
+        neigh = frozenset(n for n in state.neigh if macs_per_ip[n.ip] == 1)
     return Entries(state.flood, unicast, neigh)
 
 
@@ -162,22 +165,30 @@ def _plan_network(
 def _deletions(
     vni: int, want: Entries, have: Entries, partial: frozenset[Unicast] = frozenset()
 ) -> list[Op]:
+    # Only differences are sorted and walked: a resync of a correct kernel is cheap.
     ops: list[Op] = [DelFlood(vni, vtep) for vtep in sorted(have.flood - want.flood)]
-    wanted_vtep = {u.mac: u.vtep for u in want.unicast}
-    held: dict[str, list[str]] = defaultdict(list)
-    for mac, vtep in have.unicast:
-        held[mac].append(vtep)
-    for mac in sorted(held):
-        vteps = sorted(held[mac])
-        target = wanted_vtep.get(mac)
-        if target is not None and target not in vteps and len(vteps) == 1:
+    stale = have.unicast - want.unicast
+    wanted_vtep = {u.mac: u.vtep for u in want.unicast} if stale or partial else {}
+    remotes = _remote_counts(have.unicast) if stale else {}
+    for u in sorted(stale):
+        if u.mac in wanted_vtep and remotes[u.mac] == 1:
             continue  # one remote: ``replace`` rewrites it in place, no gap
-        ops.extend(DelUnicast(vni, mac, vtep) for vtep in vteps if vtep != target)
+        ops.append(DelUnicast(vni, u.mac, u.vtep))
     ops.extend(DelUnicast(vni, u.mac, u.vtep) for u in sorted(partial) if _stale(u, wanted_vtep))
-    wanted_mac = {n.ip: n.mac for n in want.neigh}
-    # A neighbour entry is keyed by IP: a new MAC for a held IP is a ``replace``.
-    ops.extend(DelNeigh(vni, n.ip, n.mac) for n in sorted(have.neigh) if n.ip not in wanted_mac)
+    gone = have.neigh - want.neigh
+    if gone:
+        # A neighbour entry is keyed by IP: a new MAC for a held IP is a ``replace``.
+        wanted_ips = {n.ip for n in want.neigh}
+        ops.extend(DelNeigh(vni, n.ip, n.mac) for n in sorted(gone) if n.ip not in wanted_ips)
     return ops
+
+
+def _remote_counts(unicast: frozenset[Unicast]) -> dict[str, int]:
+    """How many remote VTEPs the kernel holds per MAC (``append`` can add several)."""
+    counts: dict[str, int] = defaultdict(int)
+    for u in unicast:
+        counts[u.mac] += 1
+    return counts
 
 
 def _stale(half: Unicast, wanted_vtep: Mapping[str, str]) -> bool:
@@ -190,13 +201,12 @@ def _additions(
     vni: int, want: Entries, have: Entries, partial: frozenset[Unicast] = frozenset()
 ) -> list[Op]:
     ops: list[Op] = [AddFlood(vni, vtep) for vtep in sorted(want.flood - have.flood)]
-    held_macs: dict[str, int] = defaultdict(int)
-    for u in have.unicast:
-        held_macs[u.mac] += 1
-    for u in sorted(want.unicast):
-        # Re-assert a kept remote when we deleted its siblings, and fix half entries.
-        if u not in have.unicast or held_macs[u.mac] > 1 or u in partial:
-            ops.append(AddUnicast(vni, u.mac, u.vtep))
+    redo = set(want.unicast - have.unicast) | (want.unicast & partial)
+    if have.unicast - want.unicast:
+        # Re-assert a kept remote whose sibling remotes of the same MAC are deleted.
+        multi = {mac for mac, n in _remote_counts(have.unicast).items() if n > 1}
+        redo |= {u for u in want.unicast if u.mac in multi}
+    ops.extend(AddUnicast(vni, u.mac, u.vtep) for u in sorted(redo))
     ops.extend(AddNeigh(vni, n.ip, n.mac) for n in sorted(want.neigh - have.neigh))
     return ops
 
