@@ -23,6 +23,7 @@ PART_MODULES = (
     "l2pop.lab.cli",
     "l2pop.sim.cli",
     "l2pop.bench.cli",
+    "l2pop.store_cli",
 )
 
 
