@@ -71,6 +71,7 @@ class EtcdCluster:
     members: list[Member] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
         ports = free_ports(2 * self.size)
         token = "l2pop-test-" + os.urandom(4).hex()
         self._token = token

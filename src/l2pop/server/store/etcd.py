@@ -298,14 +298,14 @@ class EtcdStore:
         deadline: float,
     ) -> ChangeRecord:
         while (remaining := deadline - time.monotonic()) > 0:
+            target = self._client.endpoint.target
             try:
                 response = await self._client.once("kv", "Txn", request, remaining)
             except grpc.aio.AioRpcError as exc:
                 if not is_retryable(exc):
                     detail = exc.details()
                     raise StoreUnavailableError(f"etcd refused the write: {detail}") from None
-                log.info("etcd write on %s failed (%s)", self._client.endpoint.target, exc.code())
-                self._client.rotate()
+                log.info("etcd write on %s failed (%s); checking it", target, exc.code().name)
                 if await self._landed(landed, deadline):
                     return landed.result()
                 continue

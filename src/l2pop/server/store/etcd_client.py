@@ -5,10 +5,11 @@ uses aetcd's generated gRPC stubs (``aetcd.rpc``, etcd's own protobufs) over
 ``grpc.aio`` channels it builds itself: one channel per endpoint, TLS when the
 endpoint is ``https://`` or a CA is given, and an auth token as call metadata.
 
-A call that fails because the member is gone or has no leader moves on to the
-next endpoint. Only idempotent calls (reads, compaction) are retried here; a
-write transaction is sent once per :meth:`EtcdClient.call` and the store
-decides (:mod:`l2pop.server.store.etcd`) whether an attempt may have landed.
+A call that fails because the member is gone or has no leader moves the client
+on to the next endpoint (once per failed endpoint, however many calls saw it).
+Only idempotent requests are retried here (:meth:`EtcdClient.call`); a write
+transaction is sent once per :meth:`EtcdClient.once`, and the store decides
+(:mod:`l2pop.server.store.etcd`) whether a failed attempt may have landed.
 """
 
 from __future__ import annotations
@@ -145,9 +146,15 @@ class EtcdClient:
             self._channels[index] = channel
         return channel
 
-    def rotate(self) -> None:
-        """Use the next endpoint (after a failure of the current one)."""
-        self._current = (self._current + 1) % len(self.endpoints)
+    @property
+    def current(self) -> int:
+        return self._current
+
+    def rotate(self, failed: int | None = None) -> None:
+        """Use the next endpoint after a failure of endpoint ``failed`` (default: the
+        current one); a no-op when another caller already moved past it."""
+        if failed is None or failed == self._current:
+            self._current = (self._current + 1) % len(self.endpoints)
 
     def metadata(self, *extra: tuple[str, str]) -> tuple[tuple[str, str], ...]:
         token = () if self._token is None else (("token", self._token),)
@@ -175,14 +182,18 @@ class EtcdClient:
     async def once(self, stub: str, method: str, request: Any, timeout: float) -> Any:
         """One attempt on the current endpoint (re-authenticating once if needed)."""
         for attempt in range(2):
-            await self.ready(timeout)
-            fn = getattr(self.kv() if stub == "kv" else self.maintenance(), method)
+            index = self._current
             try:
+                await self.ready(timeout)
+                fn = getattr(self.kv() if stub == "kv" else self.maintenance(), method)
                 return await fn(request, timeout=timeout, metadata=self.metadata())
             except grpc.aio.AioRpcError as exc:
                 if attempt == 0 and _is_auth_expired(exc):
                     self._token = None
                     continue
+                if is_retryable(exc):
+                    log.debug("etcd %s on %s failed: %s", method, self.endpoint.target, exc.code())
+                    self.rotate(failed=index)
                 raise
         raise AssertionError("unreachable")
 
@@ -196,14 +207,13 @@ class EtcdClient:
             except grpc.aio.AioRpcError as exc:
                 if not is_retryable(exc):
                     raise
-                last = f"{self.endpoint.target}: {exc.code().name} {exc.details()}"
-                log.debug("etcd %s failed (%s); trying the next endpoint", method, last)
-                self.rotate()
+                last = f"{exc.code().name} {exc.details()}"
                 await asyncio.sleep(min(RETRY_PAUSE_S, max(0.0, deadline - time.monotonic())))
         raise StoreUnavailableError(f"etcd did not answer within {within:g} s ({last})")
 
     def watch(self, requests: AsyncIterator[Any]) -> Any:
-        """A bidirectional watch stream on the current endpoint."""
+        """A bidirectional watch stream on the current endpoint (``current`` tells
+        which, to pass to :meth:`rotate` when it fails)."""
         stub = rpc.WatchStub(self._channel())
         return stub.Watch(requests, metadata=self.metadata(REQUIRE_LEADER))
 

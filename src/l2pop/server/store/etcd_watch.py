@@ -68,6 +68,7 @@ async def read_history(
     (its ``txn`` event ends the read). Raises GoneError when compacted."""
     stop = asyncio.Event()
     await client.ready(timeout)
+    index = client.current
     call = client.watch(_requests(_create(layout, max(after, 1)), stop))
     events: list[Any] = []
     try:
@@ -85,7 +86,7 @@ async def read_history(
             f"revision {after} is compacted (etcd keeps history after {exc.revision}): list again"
         ) from None
     except (TimeoutError, grpc.aio.AioRpcError) as exc:
-        client.rotate()
+        client.rotate(failed=index)
         raise StoreUnavailableError(f"etcd history read failed: {exc!r}") from None
     finally:
         stop.set()
@@ -105,6 +106,7 @@ async def follow(
     backoff = BACKOFF_MIN_S
     while not stop.is_set():
         call = None
+        index = client.current
         try:
             await client.ready(2.0)
             call = client.watch(_requests(_create(layout, next_revision()), stop))
@@ -121,8 +123,9 @@ async def follow(
         except (grpc.aio.AioRpcError, StoreUnavailableError, OSError) as exc:
             if stop.is_set():
                 return
-            log.warning("etcd watch on %s broke (%r); resuming", client.endpoint.target, exc)
-            client.rotate()
+            target = client.endpoints[index].target
+            log.warning("etcd watch on %s broke (%r); resuming", target, exc)
+            client.rotate(failed=index)
         finally:
             if call is not None:
                 call.cancel()
