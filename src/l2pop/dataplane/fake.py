@@ -274,7 +274,10 @@ class FakeDataplane:
             if link.kind == "vxlan" and link.vni == op.vni and link.name != vxn:
                 raise DataplaneError(f"VNI {op.vni} is held by device {link.name}")
         vx = k.links.get(vxn)
-        if vx is not None and (vx.proxy != proxy or vx.local != self.local_ip):
+        for name, kind in ((vxn, "vxlan"), (brq, "bridge")):
+            if name in k.links and k.links[name].kind != kind:
+                raise DataplaneError(f"{name} exists and is a {k.links[name].kind} device")
+        if vx is not None and (vx.proxy != proxy or vx.local != self.local_ip or vx.vni != op.vni):
             k.delete_link(vxn)  # the proxy flag cannot change in place: re-create
             vx = None
         if vx is None:

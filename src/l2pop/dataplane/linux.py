@@ -206,6 +206,8 @@ class LinuxDataplane:
     def _ensure(self, op: EnsureNetwork, links: dict[str, Link]) -> None:
         brq, vxn = bridge_name(op.network_id), vxlan_name(op.vni)
         vx = links.get(vxn)
+        if vx is not None and vx.kind != "vxlan":
+            raise DataplaneError(f"{op}: {vxn} exists and is a {vx.kind or 'plain'} device")
         if vx is not None and not self._vxlan_reusable(vx, op.vni):
             log.warning(
                 "re-creating %s (proxy %s -> %s, local %s -> %s): traffic is interrupted",

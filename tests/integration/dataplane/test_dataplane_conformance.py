@@ -243,3 +243,13 @@ def test_many_entries_in_one_batch(plane: tuple[Dataplane, Hands, Underlay]) -> 
     converge(dp, state)
     assert entries_of(dp) == wanted(state)
     assert plan(state, dp.read(), mode=dp.mode) == []
+
+
+def test_a_foreign_device_with_our_name_is_refused_not_replaced(
+    plane: tuple[Dataplane, Hands, Underlay],
+) -> None:
+    dp, hands, _ul = plane
+    hands.add_foreign_bridge("vxlan-100")
+    with pytest.raises(DataplaneError, match="vxlan-100"):
+        dp.apply([EnsureNetwork(NET_A, 100, 1450)])
+    assert "vxlan-100" in hands.link_names()
