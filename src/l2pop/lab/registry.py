@@ -31,6 +31,7 @@ __all__ = [
     "clean",
     "lab_links",
     "lab_namespaces",
+    "prefix_of",
     "process_start_time",
     "remove_run",
 ]
@@ -165,15 +166,17 @@ def remove_run(prefix: str, state_dir: Path, report: CleanReport | None = None) 
     return report
 
 
-def _prefix_of(name: str) -> str:
+def prefix_of(name: str) -> str:
+    """The run prefix of a lab namespace or link name."""
     match = PREFIX_FAMILY.match(name)
-    assert match is not None
+    if match is None:
+        raise ValueError(f"{name!r} is not a lab name")
     return match.group(0)
 
 
 def clean(state_dir: Path = DEFAULT_STATE_DIR, *, include_live: bool = False) -> CleanReport:
     """Remove every lab run whose owner is gone (with ``include_live``: every lab run)."""
-    prefixes = {_prefix_of(n) for n in lab_namespaces() + lab_links()}
+    prefixes = {prefix_of(n) for n in lab_namespaces() + lab_links()}
     if state_dir.is_dir():
         prefixes |= {p.stem for p in state_dir.glob("*.json") if PREFIX_FAMILY.fullmatch(p.stem)}
     report = CleanReport()

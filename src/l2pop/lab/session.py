@@ -14,6 +14,7 @@ from l2pop.lab.registry import (
     CleanReport,
     OwnerRecord,
     lab_namespaces,
+    prefix_of,
     remove_run,
 )
 from l2pop.lab.scenario import plan_vms
@@ -56,7 +57,7 @@ class LabRun:
 
 def lab_status(state_dir: Path = DEFAULT_STATE_DIR) -> list[LabRun]:
     """Every lab run on this machine: recorded ones and namespace leftovers."""
-    prefixes = {PREFIX_FAMILY.match(n).group(0) for n in lab_namespaces()}  # type: ignore[union-attr]
+    prefixes = {prefix_of(n) for n in lab_namespaces()}
     if state_dir.is_dir():
         prefixes |= {p.stem for p in state_dir.glob("*.json") if PREFIX_FAMILY.fullmatch(p.stem)}
     runs = []
