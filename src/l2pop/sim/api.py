@@ -66,14 +66,17 @@ class SimApi:
         net_id: str = answer["network"]["id"]
         return net_id
 
-    async def create_port(self, network_id: str, mac: str, ips: tuple[str, ...]) -> str:
-        body = {
-            "port": {
-                "network_id": network_id,
-                "mac_address": mac,
-                "fixed_ips": [{"ip_address": ip} for ip in ips],
-            }
+    async def create_port(
+        self, network_id: str, mac: str, ips: tuple[str, ...], host: str = ""
+    ) -> str:
+        port: JSON = {
+            "network_id": network_id,
+            "mac_address": mac,
+            "fixed_ips": [{"ip_address": ip} for ip in ips],
         }
+        if host:
+            port["binding:host_id"] = host
+        body = {"port": port}
         answer = await self._call("POST", "/v2.0/ports", body)
         port_id: str = answer["port"]["id"]
         return port_id

@@ -85,6 +85,11 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(help="Extra argument for `l2pop server` (repeat for several)."),
         ] = None,
+        tmpfs: bool = typer.Option(
+            False,
+            help="Put the server's database on /dev/shm: fsync is free there, so the run "
+            "measures the control plane's CPU rather than the disk's flush latency.",
+        ),
         model_only: bool = typer.Option(
             False, help="Only count the three models on the trace; start no server."
         ),
@@ -133,6 +138,7 @@ def register(app: typer.Typer) -> None:
             time_limit_s=time_limit,
             workdir=workdir,
             server_args=tuple(server_arg or ()),
+            tmpfs=tmpfs,
         )
         result = run_and_report(config, command, progress)
         _write_json(output, result)
