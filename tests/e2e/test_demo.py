@@ -49,6 +49,9 @@ def test_demo_l2pop_sends_no_arp_broadcast_and_reaches_only_host4(tmp_path: Path
     # The flood-and-learn baseline replicates VM A's ARP to all four other hosts.
     assert baseline["arp_broadcasts"] == 4
     assert baseline["hosts_reached_by_broadcast"] == ["host2", "host3", "host4", "host5"]
+    assert set(ours["broadcasts_received_by_host"].values()) == {0}
+    assert baseline["broadcasts_received_by_host"]["host1"] == 0
+    assert all(baseline["broadcasts_received_by_host"][f"host{i}"] >= 1 for i in range(2, 6))
     assert len(baseline["tunnels"]) == 4
     # Every port went DOWN -> BUILD -> ACTIVE, as reported by the server.
     assert all(h == ["DOWN", "BUILD", "ACTIVE"] for h in result["transitions"].values())

@@ -29,6 +29,8 @@ class PhaseResult:
     ns_multicasts: int
     # Hosts whose VTEP received the pinger's ARP broadcast or multicast NS.
     hosts_reached_by_broadcast: list[str]
+    # Per host (all of them): VXLAN packets received carrying an ARP broadcast or multicast NS.
+    broadcasts_received_by_host: dict[str, int]
     # Hosts whose VTEP received a frame of the pinger's conversation (see _conversational).
     hosts_reached_by_pinger: list[str]
     # VTEP pairs ("a <-> b", unordered) that carried frames from or to the pinger.
@@ -100,6 +102,10 @@ def measure_ping(
         hosts_reached_by_broadcast=cap.hosts_receiving(
             lambda p: from_pinger(p) and (p.is_arp_broadcast or p.is_multicast_ns)
         ),
+        broadcasts_received_by_host={
+            host: sum(p.is_arp_broadcast or p.is_multicast_ns for p in cap.received(host))
+            for host in cap.hosts
+        },
         hosts_reached_by_pinger=cap.hosts_receiving(from_pinger),
         tunnels=sorted(tunnels),
         vxlan_packets_by_vtep=dict(sorted(count_by_destination(conversation).items())),

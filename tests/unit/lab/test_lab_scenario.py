@@ -53,6 +53,7 @@ def phase(broadcasts: int, reached: list[str]) -> PhaseResult:
         arp_broadcasts=broadcasts,
         ns_multicasts=0,
         hosts_reached_by_broadcast=reached,
+        broadcasts_received_by_host=dict.fromkeys(reached, 1),
         hosts_reached_by_pinger=["host4"],
         tunnels=["192.0.2.1 <-> 192.0.2.4"],
         vxlan_packets_by_vtep={"192.0.2.4": 3},
