@@ -34,9 +34,12 @@ from l2pop.agent.desired import Held, touched_networks
 from l2pop.agent.kernel import KernelView, Scope
 from l2pop.agent.metrics import AgentMetrics, MetricsServer
 from l2pop.agent.ports import StatusReporter, status_to_report, statuses_to_report
+from l2pop.agent.supervise import supervise
 from l2pop.agent.taps import TapWatcher
+from l2pop.agent.underlay import UnderlayAllowlist
 from l2pop.core.model import PortStatus
 from l2pop.core.wire import WatchChange
+from l2pop.dataplane.allowlist import Allowlist
 from l2pop.dataplane.base import Dataplane, TapEvent
 from l2pop.errors import (
     AuthError,
@@ -71,12 +74,16 @@ class Agent:
         *,
         api: HostApi | None = None,
         metrics: AgentMetrics | None = None,
+        allowlist: Allowlist | None = None,
     ) -> None:
         self.config = config
         self.dataplane = dataplane
         self.metrics = metrics or AgentMetrics()
         self._api = api
         self._token = config.token
+        if allowlist is None and config.underlay_allowlist:
+            allowlist = Allowlist()
+        self._allowlist = None if allowlist is None else UnderlayAllowlist(allowlist)
         self.held = Held()
         self.view = KernelView(
             dataplane, mode=config.mode, local_ip=config.tunnel_ip, metrics=self.metrics
@@ -122,11 +129,15 @@ class Agent:
             cfg.mode.value,
             ", ".join(cfg.servers),
         )
+        bodies: dict[str, Callable[[], Awaitable[None]]] = {
+            "sync": self._sync_forever,
+            "taps": lambda: self._taps_forever(watcher),
+            "repair": self._repair_forever,
+            "reporter": reporter.run,
+        }
         tasks = [
-            asyncio.create_task(self._supervise("sync", self._sync_forever)),
-            asyncio.create_task(self._supervise("taps", lambda: self._taps_forever(watcher))),
-            asyncio.create_task(self._supervise("repair", self._repair_forever)),
-            asyncio.create_task(self._supervise("reporter", reporter.run)),
+            asyncio.create_task(supervise(name, body, cfg.backoff), name=f"agent-{name}")
+            for name, body in bodies.items()
         ]
         try:
             await self._stop.wait()
@@ -141,20 +152,6 @@ class Agent:
             if metrics_server is not None:
                 metrics_server.close()
             self.dataplane.close()
-
-    async def _supervise(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
-        """Run ``body`` for ever: a bug in one task is logged and the task restarted,
-        the agent (and the kernel it keeps) stays up."""
-        backoff = Backoff(self.config.backoff)
-        while True:
-            try:
-                await body()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("agent task %s failed; restarting it", name)
-                await asyncio.sleep(backoff.next_delay())
 
     # --- list + watch -----------------------------------------------------------------
 
@@ -328,9 +325,15 @@ class Agent:
             return None
         if ops:
             log.info("applied %d ops (%s)", len(ops), "full" if scope is None else "delta")
+        await self._sync_allowlist()
         return len(ops)
 
+    async def _sync_allowlist(self) -> None:
+        if self._allowlist is not None and not await self._allowlist.sync(self.held.state):
+            self._repair_now.set()
+
     async def _repair_forever(self) -> None:
+        backoff = Backoff(self.config.backoff)
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._repair_now.wait(), self.config.resync_interval)
@@ -344,6 +347,11 @@ class Agent:
             if count:
                 self.metrics.drift_repairs.inc()
                 log.warning("drift repair: the kernel differed, %d ops applied", count)
+            if self._repair_now.is_set():
+                # This pass failed and asked for another: not in a tight loop.
+                await asyncio.sleep(backoff.next_delay())
+            else:
+                backoff.reset()
 
     def repair_soon(self) -> None:
         """Ask for a drift repair now (tests, and after failures)."""

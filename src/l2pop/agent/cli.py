@@ -89,7 +89,7 @@ def agent_command(
     """Keep this host's VTEPs equal to the server's desired state and report its ports."""
     from l2pop.agent.agent import Agent
     from l2pop.agent.config import AgentConfig, parse_server_urls
-    from l2pop.errors import L2popError
+    from l2pop.errors import L2popError, ValidationError
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -108,6 +108,12 @@ def agent_command(
             underlay_allowlist=underlay_allowlist,
         )
         plane = make_dataplane(dataplane, config.mode, config.tunnel_ip, interface)
+        if underlay_allowlist:
+            from l2pop.dataplane.allowlist import nft_unavailable
+
+            why = nft_unavailable()
+            if why is not None:
+                raise ValidationError("--underlay-allowlist", True, why)
     except L2popError as exc:
         typer.echo(f"l2pop agent: {exc}", err=True)
         raise typer.Exit(2) from exc
