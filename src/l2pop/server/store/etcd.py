@@ -203,6 +203,13 @@ class EtcdStore:
         decoded = decode_events(self.layout, events)
         return [d.record for d in decoded if d.txn_id is not None or d.record.changes]
 
+    async def count_keys(self) -> int:
+        """How many keys the prefix holds (any kind; 0 for a fresh prefix)."""
+        response = await self._range(
+            self.layout.start, within=CONNECT_TIMEOUT_S, range_end=self.layout.end, count_only=True
+        )
+        return int(response.count)
+
     async def barrier(self) -> int:
         """Wait until this replica saw every write acknowledged anywhere; the revision.
 
@@ -359,9 +366,10 @@ class EtcdStore:
         if busy or point - self._compacted < max(1, self._retain // 10):
             return
         self._compacted = point
-        self._compacting = asyncio.create_task(self._compact(point))
+        self._compacting = asyncio.create_task(self.compact(point))
 
-    async def _compact(self, revision: int) -> None:
+    async def compact(self, revision: int) -> None:
+        """Drop etcd's history before ``revision`` (older watches get 410) and mark it."""
         try:
             await self._client.call(
                 "kv", "Compact", rpc.CompactionRequest(revision=revision), within=5.0
