@@ -184,9 +184,9 @@ class HostOps:
             yield b"".join(lines)
             while not watcher.closed and service.still_valid(principal, token_hash):
                 try:
-                    line = await asyncio.wait_for(
-                        watcher.queue.get(), timeout=service.config.bookmark_interval
-                    )
+                    # asyncio.timeout, not wait_for: no extra task per line.
+                    async with asyncio.timeout(service.config.bookmark_interval):
+                        line = await watcher.queue.get()
                 except TimeoutError:
                     yield bookmark_line(service.view.revision)
                     continue

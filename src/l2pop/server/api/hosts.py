@@ -17,6 +17,18 @@ __all__ = ["router"]
 router = APIRouter()
 
 
+# The agents' hot path first: routes are matched in order.
+@router.put(
+    "/v1/hosts/{name}/ports/{port_id}/status", tags=["agent"], openapi_extra=body(STATUS_BODY)
+)
+async def report_status(request: Request, name: str, port_id: str) -> JSON:
+    c = ctx(request)
+    principal = c.service.authenticate(request.headers)
+    principal.require_host(name)
+    record = await c.hosts.report_status(principal, name, port_id, await read_json(request))
+    return {"port": record}
+
+
 @router.get("/healthz", tags=["operations"])
 async def healthz(request: Request) -> JSONResponse:
     service = ctx(request).service
@@ -89,14 +101,3 @@ async def host_watch(request: Request, name: str, revision: str | None = None) -
     return StreamingResponse(
         stream, media_type="application/x-ndjson", headers={"Cache-Control": "no-store"}
     )
-
-
-@router.put(
-    "/v1/hosts/{name}/ports/{port_id}/status", tags=["agent"], openapi_extra=body(STATUS_BODY)
-)
-async def report_status(request: Request, name: str, port_id: str) -> JSON:
-    c = ctx(request)
-    principal = c.service.authenticate(request.headers)
-    principal.require_host(name)
-    record = await c.hosts.report_status(principal, name, port_id, await read_json(request))
-    return {"port": record}

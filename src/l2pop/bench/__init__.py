@@ -1,0 +1,1 @@
+"""Benchmarks behind ``l2pop bench`` (server, dataplane, sim)."""

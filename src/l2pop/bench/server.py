@@ -1,0 +1,131 @@
+"""``l2pop bench server``: status changes/s and delivery latency with N open watches.
+
+A real ``l2pop server`` process on 127.0.0.1 (temporary database); this
+process populates it, opens one watch stream per host and flips port
+statuses from many connections. Bounded by ``--duration`` and the sizes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["percentile", "register", "run_bench"]
+
+MAX_DURATION_S = 300.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
+    import psutil
+
+    from l2pop.bench.server_http import Connection
+    from l2pop.bench.server_load import Tracker, populate, run_load, watch_all
+
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    started = time.perf_counter()
+    fabric = await populate(host, int(port), admin, cfg)
+    populate_s = time.perf_counter() - started
+    conn = await Connection.open(host, int(port))
+    revision = (await conn.call("GET", "/healthz", admin))[1]["revision"]
+    await conn.close()
+    tracker = Tracker()
+    tasks = await watch_all(host, int(port), fabric, revision, tracker)
+    server = psutil.Process(pid)
+    cpu_before = sum(server.cpu_times()[:2])
+    load = await run_load(host, int(port), fabric, cfg, tracker)
+    cpu_load = sum(server.cpu_times()[:2]) - cpu_before
+    drain_deadline = time.perf_counter() + 10
+    while tracker.pending and time.perf_counter() < drain_deadline:
+        await asyncio.sleep(0.05)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    fanout = [len(b) - 1 for b in fabric.bound.values()]
+    return {
+        "populate_s": round(populate_s, 1),
+        "changes_acked": load["acked"],
+        "changes_per_s": round(load["acked"] / load["elapsed_s"], 1),
+        "deliveries_per_s": round(tracker.lines / load["elapsed_s"], 1),
+        "ack_to_all_streams_ms": _ms(tracker.ack_latency),
+        "send_to_all_streams_ms": _ms(tracker.send_latency),
+        "undelivered_after_10s": len(tracker.pending),
+        "mean_fanout_hosts": round(sum(fanout) / max(1, len(fanout)), 1),
+        "server_cpu_percent_during_load": round(100 * cpu_load / load["elapsed_s"], 1),
+        "server_rss_mib": round(server.memory_info().rss / 2**20, 1),
+    }
+
+
+def _ms(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(1000 * percentile(values, 0.50), 2),
+        "p99": round(1000 * percentile(values, 0.99), 2),
+        "max": round(1000 * max(values, default=float("nan")), 2),
+    }
+
+
+def run_bench(cfg: Any, workdir: Path, server_args: list[str]) -> dict[str, Any]:
+    from l2pop.sim.server_proc import running_server
+
+    with running_server(workdir, server_args) as server:
+        result = asyncio.run(_bench(server.url, server.admin_token, cfg, server.pid))
+    return {"config": dataclasses.asdict(cfg), **result}
+
+
+def run_external(cfg: Any, url: str, token: str, pid: int) -> dict[str, Any]:
+    """Against a server someone else started (e.g. under a profiler); it must be empty."""
+    return {"config": dataclasses.asdict(cfg), **asyncio.run(_bench(url, token, cfg, pid))}
+
+
+def register(bench: typer.Typer) -> None:
+    @bench.command("server")
+    def server(
+        hosts: Annotated[int, typer.Option(min=1, max=5000, help="Hosts, one stream each.")] = 1000,
+        networks: Annotated[int, typer.Option(min=1, max=2000)] = 100,
+        ports: Annotated[int, typer.Option(min=1, max=100_000)] = 20_000,
+        hosts_per_network: Annotated[
+            int, typer.Option(min=0, help="Hosts a network spans (0: ports on random hosts).")
+        ] = 20,
+        duration: Annotated[float, typer.Option(min=1, max=MAX_DURATION_S)] = 20.0,
+        concurrency: Annotated[int, typer.Option(min=1, max=1000, help="Writers.")] = 64,
+        out: Annotated[Path | None, typer.Option(help="Write the result JSON here.")] = None,
+        url: Annotated[
+            str | None, typer.Option(help="Use this (empty) server instead of starting one.")
+        ] = None,
+        token_file: Annotated[Path | None, typer.Option(help="Admin token of --url.")] = None,
+        pid: Annotated[int | None, typer.Option(help="Server pid of --url (CPU, RSS).")] = None,
+        server_arg: Annotated[
+            list[str] | None, typer.Option(help="Extra argument for the started server.")
+        ] = None,
+    ) -> None:
+        """Status changes/s and ack-to-delivery latency against a real server (loopback)."""
+        from l2pop.bench.server_load import LoadConfig
+
+        cfg = LoadConfig(hosts, networks, ports, hosts_per_network, duration, concurrency)
+        if url is not None:
+            if token_file is None or pid is None:
+                raise typer.BadParameter("--url needs --token-file and --pid")
+            result = run_external(cfg, url, token_file.read_text().strip(), pid)
+        else:
+            with tempfile.TemporaryDirectory(prefix="l2pop-bench-") as tmp:
+                result = run_bench(cfg, Path(tmp), server_arg or [])
+        result["command"] = "l2pop bench server " + shlex.join(sys.argv[3:])
+        text = json.dumps(result, indent=2)
+        typer.echo(text)
+        if out is not None:
+            out.write_text(text + "\n")
