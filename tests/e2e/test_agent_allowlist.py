@@ -12,7 +12,7 @@ from l2pop.dataplane.allowlist import Allowlist
 from l2pop.lab.shell import run
 
 from .conftest import MakeFabric
-from .test_agent_overlay import CONVERGE_S, Overlay, make_overlay, wait_for
+from .test_agent_overlay import CONVERGE_S, AgentLab, start_agent_lab, wait_for
 
 pytestmark = pytest.mark.netns
 
@@ -24,20 +24,20 @@ SEND = (
 
 
 @pytest.fixture
-def guarded(make_fabric: MakeFabric) -> Iterator[Overlay]:
-    overlay = make_overlay(make_fabric(3), "proxy", agent_args=["--underlay-allowlist"])
+def guarded(make_fabric: MakeFabric) -> Iterator[AgentLab]:
+    overlay = start_agent_lab(make_fabric(3), "proxy", agent_args=["--underlay-allowlist"])
     try:
         yield overlay
     finally:
         overlay.cp.close()
 
 
-def send_vxlan_junk(overlay: Overlay, src: str, dst: str) -> None:
+def send_vxlan_junk(overlay: AgentLab, src: str, dst: str) -> None:
     run([sys.executable, "-c", SEND, overlay.fabric.host(dst).ipv4],
         netns=overlay.fabric.host(src).netns)  # fmt: skip
 
 
-def test_vxlan_from_unknown_sources_is_dropped_until_they_join(guarded: Overlay) -> None:
+def test_vxlan_from_unknown_sources_is_dropped_until_they_join(guarded: AgentLab) -> None:
     overlay = guarded
     overlay.boot("a", "host1", 1)
     overlay.boot("c", "host3", 3)
@@ -60,6 +60,6 @@ def test_vxlan_from_unknown_sources_is_dropped_until_they_join(guarded: Overlay)
     assert table.dropped() == dropped
 
 
-def _listing(overlay: Overlay) -> str:
+def _listing(overlay: AgentLab) -> str:
     netns = overlay.fabric.host("host1").netns
     return run(["nft", "list", "table", "inet", "l2pop_allowlist"], netns=netns, check=False).stdout

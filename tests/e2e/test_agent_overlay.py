@@ -41,13 +41,14 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.02) 
 
 
 @dataclass
-class Overlay:
+class AgentLab:
     """One VXLAN network (VNI 100) over a fabric, with the server and an agent per host."""
 
     fabric: Fabric
     cp: ControlPlane
     net: str
     mode: str
+    ipv6_underlay: bool = False
     vms: dict[str, LabVM] = field(default_factory=dict)
     ports: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -99,10 +100,13 @@ class Overlay:
     def wait_remote(self, host: str, vm: str, vtep_host: str | None, timeout: float) -> float:
         """Until ``host`` sends ``vm``'s MAC to exactly ``vtep_host``'s VTEP (None: nowhere)."""
         mac = self.vms[vm].mac
-        want = [] if vtep_host is None else [self.fabric.host(vtep_host).ipv4]
+        want = [] if vtep_host is None else [self.vtep(vtep_host)]
         return wait_for(
             lambda: self.remote_of(host, mac) == want, timeout, f"{host}: {mac} -> {want}"
         )
+
+    def vtep(self, host: str) -> str:
+        return self.fabric.host(host).tunnel_ip(self.ipv6_underlay)
 
     def restart_server(self, down_for: float = 0.0) -> None:
         """Stop the server (SIGTERM), wait ``down_for`` s, start it again on the same
@@ -120,9 +124,14 @@ class Overlay:
             return False
 
 
-def make_overlay(
-    fabric: Fabric, mode: str, *, resync: float = 1.0, agent_args: Sequence[str] = ()
-) -> Overlay:
+def start_agent_lab(
+    fabric: Fabric,
+    mode: str,
+    *,
+    resync: float = 1.0,
+    agent_args: Sequence[str] = (),
+    ipv6_underlay: bool = False,
+) -> AgentLab:
     cp = ControlPlane.start(fabric)
     cp.agent_command = [
         *l2pop_command(),
@@ -135,21 +144,23 @@ def make_overlay(
     ]
     net = cp.create_network("e2e", VNI)
     for host in fabric.hosts:
-        cp.start_agent(host, mode=mode)
-    return Overlay(fabric, cp, str(net["id"]), mode)
+        cp.start_agent(host, mode=mode, ipv6_underlay=ipv6_underlay)
+    return AgentLab(fabric, cp, str(net["id"]), mode, ipv6_underlay)
 
 
-@pytest.fixture(params=["proxy", "suppress"])
-def overlay(request: pytest.FixtureRequest, make_fabric: MakeFabric) -> Iterator[Overlay]:
-    """Three hosts, agents running in the mode of the parameter; VMs: none yet."""
-    result = make_overlay(make_fabric(3), request.param)
+@pytest.fixture(params=["proxy", "suppress", "proxy-ipv6-underlay"])
+def overlay(request: pytest.FixtureRequest, make_fabric: MakeFabric) -> Iterator[AgentLab]:
+    """Three hosts, agents running in the mode of the parameter (VTEPs on the IPv6
+    underlay for ``*-ipv6-underlay``); VMs: none yet."""
+    mode, _, underlay = str(request.param).partition("-")
+    result = start_agent_lab(make_fabric(3), mode, ipv6_underlay=bool(underlay))
     try:
         yield result
     finally:
         result.cp.close()
 
 
-def test_vm_on_host1_reaches_vm_on_host3_without_broadcast_in_vxlan(overlay: Overlay) -> None:
+def test_vm_on_host1_reaches_vm_on_host3_without_broadcast_in_vxlan(overlay: AgentLab) -> None:
     started = time.monotonic()
     a = overlay.boot("a", "host1", 1)
     overlay.boot("b", "host2", 2)
@@ -157,7 +168,8 @@ def test_vm_on_host1_reaches_vm_on_host3_without_broadcast_in_vxlan(overlay: Ove
     overlay.wait_remote("host1", "c", "host3", CONVERGE_S)
     overlay.fabric.wait_vm_link_up("a")
     overlay.fabric.wait_vm_link_up("c")
-    print(f"[{overlay.mode}] 3 VMs ACTIVE and programmed in {time.monotonic() - started:.1f} s")
+    label = overlay.mode + (" over IPv6" if overlay.ipv6_underlay else "")
+    print(f"[{label}] 3 VMs ACTIVE and programmed in {time.monotonic() - started:.1f} s")
     for ipv6 in (False, True):
         result = measure_ping(
             overlay.fabric,
@@ -169,11 +181,10 @@ def test_vm_on_host1_reaches_vm_on_host3_without_broadcast_in_vxlan(overlay: Ove
             bridge=overlay.bridge,
         )
         family = "IPv6" if ipv6 else "IPv4"
-        print(f"[{overlay.mode}] {family}: {result.to_json()}")
+        print(f"[{label}] {family}: {result.to_json()}")
         assert result.ping_ok, f"{family} ping failed: {result}"
         assert result.arp_broadcasts == 0
         assert result.ns_multicasts == 0
         assert result.hosts_reached_by_broadcast == []
         assert result.hosts_reached_by_pinger == ["host3"], "unicast VXLAN to host3 only"
-        host1, host3 = overlay.fabric.host("host1").ipv4, overlay.fabric.host("host3").ipv4
-        assert result.tunnels == [f"{host1} <-> {host3}"]
+        assert result.tunnels == [f"{overlay.vtep('host1')} <-> {overlay.vtep('host3')}"]

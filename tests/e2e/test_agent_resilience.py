@@ -15,14 +15,14 @@ from l2pop.lab.shell import run
 from l2pop.lab.topology import parse_ping
 
 from .conftest import MakeFabric
-from .test_agent_overlay import CONVERGE_S, Overlay, make_overlay, wait_for
+from .test_agent_overlay import CONVERGE_S, AgentLab, start_agent_lab, wait_for
 
 pytestmark = pytest.mark.netns
 
 
 @pytest.fixture
-def proxy_overlay(make_fabric: MakeFabric) -> Iterator[Overlay]:
-    overlay = make_overlay(make_fabric(3), "proxy")
+def proxy_overlay(make_fabric: MakeFabric) -> Iterator[AgentLab]:
+    overlay = start_agent_lab(make_fabric(3), "proxy")
     try:
         yield overlay
     finally:
@@ -30,15 +30,15 @@ def proxy_overlay(make_fabric: MakeFabric) -> Iterator[Overlay]:
 
 
 @pytest.fixture(params=["proxy", "suppress"])
-def any_overlay(request: pytest.FixtureRequest, make_fabric: MakeFabric) -> Iterator[Overlay]:
-    overlay = make_overlay(make_fabric(3), request.param)
+def any_overlay(request: pytest.FixtureRequest, make_fabric: MakeFabric) -> Iterator[AgentLab]:
+    overlay = start_agent_lab(make_fabric(3), request.param)
     try:
         yield overlay
     finally:
         overlay.cp.close()
 
 
-def two_vms(overlay: Overlay, far: str = "host3") -> None:
+def two_vms(overlay: AgentLab, far: str = "host3") -> None:
     """VM a on host1, VM c on ``far``; both programmed and linked up."""
     overlay.boot("a", "host1", 1)
     overlay.boot("c", far, 3)
@@ -47,7 +47,7 @@ def two_vms(overlay: Overlay, far: str = "host3") -> None:
     overlay.fabric.wait_vm_link_up("c")
 
 
-def start_ping(overlay: Overlay, target: str, count: int, interval: float) -> ManagedProcess:
+def start_ping(overlay: AgentLab, target: str, count: int, interval: float) -> ManagedProcess:
     argv = ["ping", "-n", "-q", "-c", str(count), "-i", str(interval), "-W", "1", target]
     return overlay.fabric.start("ping", overlay.vms["a"].netns, argv)
 
@@ -58,12 +58,12 @@ def ping_result(process: ManagedProcess, timeout: float) -> tuple[int, int]:
     return result.transmitted, result.received
 
 
-def agent_log(overlay: Overlay, host: str) -> str:
+def agent_log(overlay: AgentLab, host: str) -> str:
     return overlay.fabric.workdir.joinpath(f"agent-{host}.log").read_text(errors="replace")
 
 
 def test_agent_restart_under_10ms_ping_loses_nothing_and_deletes_no_entry(
-    any_overlay: Overlay,
+    any_overlay: AgentLab,
 ) -> None:
     overlay = any_overlay
     two_vms(overlay)
@@ -94,12 +94,12 @@ def test_agent_restart_under_10ms_ping_loses_nothing_and_deletes_no_entry(
     assert applied == [], "a restart on a correct kernel applies nothing"
 
 
-def test_entries_deleted_by_hand_are_restored_by_drift_repair(any_overlay: Overlay) -> None:
+def test_entries_deleted_by_hand_are_restored_by_drift_repair(any_overlay: AgentLab) -> None:
     overlay = any_overlay
     two_vms(overlay)
     netns = overlay.fabric.host("host1").netns
     mac = overlay.vms["c"].mac
-    host3 = overlay.fabric.host("host3").ipv4
+    host3 = overlay.vtep("host3")
     neigh_dev = overlay.vxlan if overlay.mode == "proxy" else overlay.bridge
     before_fdb, before_neigh = sorted(overlay.fdb("host1")), sorted(overlay.neigh("host1"))
     run(["bridge", "fdb", "del", mac, "dev", overlay.vxlan, "dst", host3, "self"], netns=netns)
@@ -122,7 +122,7 @@ def test_entries_deleted_by_hand_are_restored_by_drift_repair(any_overlay: Overl
 
 
 def test_port_migrating_from_host2_to_host3_is_followed_within_a_second(
-    proxy_overlay: Overlay,
+    proxy_overlay: AgentLab,
 ) -> None:
     overlay = proxy_overlay
     two_vms(overlay, far="host2")
@@ -153,10 +153,10 @@ def test_port_migrating_from_host2_to_host3_is_followed_within_a_second(
     assert result.ping_ok, result
     assert result.hosts_reached_by_pinger == ["host3"]
     stale = [line for line in overlay.fdb("host1") if line.startswith(old.mac + " ")]
-    assert stale == [f"{old.mac} dst {overlay.fabric.host('host3').ipv4} self permanent"]
+    assert stale == [f"{old.mac} dst {overlay.vtep('host3')} self permanent"]
 
 
-def test_server_down_10s_keeps_traffic_then_later_changes_apply(proxy_overlay: Overlay) -> None:
+def test_server_down_10s_keeps_traffic_then_later_changes_apply(proxy_overlay: AgentLab) -> None:
     overlay = proxy_overlay
     two_vms(overlay)
     fdb_before = sorted(overlay.fdb("host1"))
