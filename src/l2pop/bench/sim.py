@@ -86,11 +86,13 @@ def _write(path: Path, data: JSON) -> None:
     typer.echo(f"wrote {path}")
 
 
-def _simulate(hosts: int, law: ScaleLaw, rate: float, progress: bool, command: str) -> JSON:
+def _simulate(
+    hosts: int, law: ScaleLaw, rate: float, tmpfs: bool, progress: bool, command: str
+) -> JSON:
     from l2pop.sim.cli import run_and_report
     from l2pop.sim.runner import SimConfig
 
-    config = SimConfig(workload=law.config(hosts), rate=rate, time_limit_s=3600.0)
+    config = SimConfig(workload=law.config(hosts), rate=rate, time_limit_s=3600.0, tmpfs=tmpfs)
     return run_and_report(config, command, progress)
 
 
@@ -99,6 +101,7 @@ def run_bench(
     sim_sizes: Sequence[int],
     law: ScaleLaw,
     rate: float,
+    tmpfs: bool,
     results_dir: Path,
     plots_dir: Path,
     progress: bool,
@@ -117,7 +120,7 @@ def run_bench(
     by_hosts = {p["hosts"]: p for p in points}
     cdf: dict[str, Any] = {}
     for hosts in sim_sizes:
-        result = _simulate(hosts, law, rate, progress, command)
+        result = _simulate(hosts, law, rate, tmpfs, progress, command)
         _write(results_dir / f"sim-{hosts}-hosts.json", result)
         cdf[f"{hosts} hosts"] = {"churn": result["latency_cdf_ms"]["churn"]}
         point = by_hosts.get(hosts)
@@ -152,6 +155,9 @@ def register(bench: typer.Typer) -> None:
             2.0, min=0, help="Churn operations per host after populate, at every size."
         ),
         rate: float = typer.Option(500.0, min=0, help="Churn pace in changes per second."),
+        tmpfs: bool = typer.Option(
+            False, help="Server database on /dev/shm (fsync free: measures CPU, not the disk)."
+        ),
         seed: int = typer.Option(1, help="Workload seed."),
         memory: bool = typer.Option(
             False, help="Also load --memory-ports ports on --memory-hosts hosts and read the RSS."
@@ -175,7 +181,14 @@ def register(bench: typer.Typer) -> None:
         """
         law = ScaleLaw(ports_per_host, networks_per_host, events_per_host, seed)
         run_bench(
-            _sizes(model_sizes), _sizes(sim_sizes), law, rate, results_dir, plots_dir, progress
+            _sizes(model_sizes),
+            _sizes(sim_sizes),
+            law,
+            rate,
+            tmpfs,
+            results_dir,
+            plots_dir,
+            progress,
         )
         if memory:
             from l2pop.sim.memory import MemoryConfig, measure_memory

@@ -61,6 +61,7 @@ class ChangeOutcome:
     phase: str
     expected_hosts: int
     messages: int  # watch lines that carried this revision
+    applied_hosts: int  # hosts that applied it: by its line, or by listing after it
     nbytes: int
     network_hosts: int  # hosts with a bound port on the port's network, after
     latency_s: float | None  # None: some interested host never applied it
@@ -222,6 +223,7 @@ def _judge(
             phase_of.get(change.index, "churn"),
             len(expected),
             len(actual),
+            len(times),
             nbytes,
             network_hosts,
             latency,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import sys
 from collections.abc import Mapping
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
         populate_rate: float = typer.Option(
             0.0, min=0, help="Populate pace in changes per second (0: as fast as possible)."
         ),
-        concurrency: int = typer.Option(128, min=1, help="API calls in flight at most."),
+        concurrency: int = typer.Option(32, min=1, help="API calls in flight at most."),
         change_timeout: float = typer.Option(
             10.0, min=0.1, help="Seconds one change may take (answer + owner's watch line)."
         ),
@@ -153,6 +154,9 @@ def run_and_report(config: object, command: str, progress: bool) -> dict[str, ob
     from l2pop.sim.runner import SimConfig, run_simulation
 
     assert isinstance(config, SimConfig)
+    # A simulated agent's client logs every keep-alive connection the server closed
+    # under it (it retries at once); thousands of agents would flood the terminal.
+    logging.getLogger("l2pop.agent").setLevel(logging.ERROR)
     with RichProgress(
         "[progress.description]{task.description}",
         BarColumn(),

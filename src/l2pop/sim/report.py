@@ -24,6 +24,11 @@ CDF_POINTS = 200
 JSON = dict[str, Any]
 
 
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages: other work on the machine shows here."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
 def machine() -> JSON:
     model = ""
     try:
@@ -36,6 +41,7 @@ def machine() -> JSON:
         "cpu_model": model,
         "kernel": platform.release(),
         "python": sys.version.split()[0],
+        "load_average_at_report": load_average(),
     }
 
 
@@ -66,7 +72,7 @@ def _messages(analysis: RunAnalysis, costs: TraceCosts) -> JSON:
     n = len(measured) or 1
     per = {m: t.as_json()["messages_per_change"] for m, t in costs.totals.items()}
     activations = [o for o in measured if o.change.kind == ActivatePort.__name__]
-    equal = sum(o.messages == o.network_hosts for o in activations)
+    equal = sum(o.applied_hosts == o.network_hosts for o in activations)
     return {
         "measured_per_change": round(sum(o.messages for o in measured) / n, 3),
         "bytes_per_change": round(sum(o.nbytes for o in measured) / n, 1),

@@ -55,7 +55,7 @@ class SimConfig:
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     rate: float = 200.0  # churn actions per second; 0 = as fast as the server answers
     populate_rate: float = 0.0  # populate actions per second; 0 = as fast as possible
-    concurrency: int = 128  # API calls in flight at most
+    concurrency: int = 32  # API calls in flight at most
     change_timeout_s: float = 10.0  # per action: answer + owner's watch line
     settle_timeout_s: float = 30.0  # after the trace: agents catching up
     time_limit_s: float = 1800.0  # the whole run, setup included
@@ -323,6 +323,8 @@ async def _play_all(
 ) -> None:
     config = run.config
     me = ProcSampler(os.getpid())
+    # Other work on the machine skews every figure: record how busy it was.
+    run.sim_cpu["load_avg_1m_start"] = os.getloadavg()[0]
     t0 = time.perf_counter()
     await _setup(run, api)
     run.timings["setup_s"] = time.perf_counter() - t0
@@ -339,6 +341,7 @@ async def _play_all(
         run.server[f"{phase}_cpu_percent"] = ProcSampler.cpu_percent(start, end)
         run.sim_cpu[f"{phase}_cpu_percent"] = ProcSampler.cpu_percent(mine, mine_end)
     run.skipped = driver.skipped
+    run.sim_cpu["load_avg_1m_end"] = os.getloadavg()[0]
 
 
 def run_simulation(config: SimConfig, progress: Progress | None = None) -> SimRun:
