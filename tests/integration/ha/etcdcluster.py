@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -37,17 +38,28 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
+@dataclass(frozen=True)
+class Tls:
+    """PEM files: the CA, and one certificate + key used by servers and clients."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
 @dataclass
 class Member:
     name: str
     client_port: int
     peer_port: int
     data_dir: Path
+    tls: Tls | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def client_url(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
@@ -58,8 +70,12 @@ class Member:
         return self.process is not None and self.process.poll() is None
 
     def healthy(self) -> bool:
+        verify: ssl.SSLContext | bool = True
+        if self.tls is not None:
+            verify = ssl.create_default_context(cafile=self.tls.ca)
+            verify.load_cert_chain(self.tls.cert, self.tls.key)
         with contextlib.suppress(httpx.HTTPError, ValueError):
-            answer = httpx.get(f"{self.client_url}/health", timeout=1)
+            answer = httpx.get(f"{self.client_url}/health", timeout=1, verify=verify)
             return bool(answer.status_code == 200 and answer.json().get("health") == "true")
         return False
 
@@ -68,6 +84,7 @@ class Member:
 class EtcdCluster:
     workdir: Path
     size: int = 3
+    tls: Tls | None = None
     members: list[Member] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -78,11 +95,11 @@ class EtcdCluster:
         for i in range(self.size):
             name = f"m{i}"
             data = self.workdir / f"etcd-{name}"
-            self.members.append(Member(name, ports[2 * i], ports[2 * i + 1], data))
+            self.members.append(Member(name, ports[2 * i], ports[2 * i + 1], data, self.tls))
 
     @property
     def endpoints(self) -> str:
-        return ",".join(f"127.0.0.1:{m.client_port}" for m in self.members)
+        return ",".join(m.client_url.removeprefix("http://") for m in self.members)
 
     def _command(self, member: Member) -> list[str]:
         initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
@@ -97,6 +114,15 @@ class EtcdCluster:
             # Fast elections for tests; big transactions (a host's ports in one).
             "--heartbeat-interval", "50", "--election-timeout", "500",
             "--max-txn-ops", "10000",
+            *self._tls_args(),
+        ]  # fmt: skip
+
+    def _tls_args(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return [
+            "--cert-file", str(self.tls.cert), "--key-file", str(self.tls.key),
+            "--trusted-ca-file", str(self.tls.ca), "--client-cert-auth",
         ]  # fmt: skip
 
     def start_member(self, index: int) -> None:
@@ -144,10 +170,10 @@ def require_etcd() -> None:
 
 
 @contextlib.contextmanager
-def etcd_cluster(workdir: Path, size: int = 3) -> Iterator[EtcdCluster]:
+def etcd_cluster(workdir: Path, size: int = 3, tls: Tls | None = None) -> Iterator[EtcdCluster]:
     """A started cluster, stopped (every member) whatever happens."""
     require_etcd()
-    cluster = EtcdCluster(workdir, size)
+    cluster = EtcdCluster(workdir, size, tls)
     try:
         cluster.start()
         yield cluster

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ class Replica:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, extra: Sequence[str] = ()) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         token_file = self.workdir / "admin.token"
         token_file.write_text(self.token + "\n")
@@ -43,6 +43,7 @@ class Replica:
             sys.executable, "-c", "from l2pop.cli import main; main()", "server",
             "--etcd", self.endpoints, "--etcd-prefix", self.prefix,
             "--listen", f"127.0.0.1:{self.port}", "--admin-token-file", str(token_file),
+            *extra,
         ]  # fmt: skip
         with (self.workdir / "server.log").open("ab") as log:
             self.process = subprocess.Popen(
@@ -52,7 +53,9 @@ class Replica:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"replica exited: {self.log_tail()}")
-            if self.healthz() == 200:
+            # Our token, not only /healthz: a foreign server that took the port in
+            # between would answer /healthz too.
+            if self.healthz() == 200 and self.answers_as_admin():
                 return
             time.sleep(0.05)
         raise RuntimeError(f"replica did not start: {self.log_tail()}")
@@ -61,6 +64,12 @@ class Replica:
         with contextlib.suppress(httpx.HTTPError):
             return httpx.get(f"{self.url}/healthz", timeout=2).status_code
         return 0
+
+    def answers_as_admin(self) -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            headers = {"X-Auth-Token": self.token}
+            return httpx.get(f"{self.url}/v1/hosts", headers=headers, timeout=2).status_code == 200
+        return False
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         process = self.process

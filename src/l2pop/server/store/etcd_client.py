@@ -205,8 +205,8 @@ class EtcdClient:
             try:
                 return await self.once(stub, method, request, min(ATTEMPT_S, remaining))
             except grpc.aio.AioRpcError as exc:
-                if not is_retryable(exc):
-                    raise
+                if not is_retryable(exc):  # e.g. bad credentials: say it plainly
+                    raise StoreUnavailableError(f"etcd {method}: {exc.details()}") from None
                 last = f"{exc.code().name} {exc.details()}"
                 await asyncio.sleep(min(RETRY_PAUSE_S, max(0.0, deadline - time.monotonic())))
         raise StoreUnavailableError(f"etcd did not answer within {within:g} s ({last})")
