@@ -91,7 +91,9 @@ class LinuxDataplane:
         self.local_ip = tunnel_ip(local_ip)
         self._lock = threading.Lock()
         try:
-            self._ipr = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+            # groups=0: pyroute2 joins every rtnetlink group by default; the kernel would
+            # then build a notification per entry we program, for a socket never reading them.
+            self._ipr = IPRoute(netns=netns, flags=0, groups=0) if netns else IPRoute(groups=0)
             self._channel = NeighChannel(self._socket(netns))
             self._monitor = self._socket(netns)
         except (OSError, NetlinkError) as exc:
