@@ -168,6 +168,12 @@ def register(bench: typer.Typer) -> None:
         memory_watchers: bool = typer.Option(
             True, help="Keep one watch stream per host open during the memory run."
         ),
+        memory_time_limit: float = typer.Option(
+            1800.0,
+            min=10,
+            help="Seconds of loading at most; then the RSS so far and its per-port slope "
+            "(linear projection to --memory-ports) are reported.",
+        ),
         results_dir: Annotated[Path, typer.Option(help="Where the JSON results go.")] = Path(
             "bench/results"
         ),
@@ -193,7 +199,14 @@ def register(bench: typer.Typer) -> None:
         if memory:
             from l2pop.sim.memory import MemoryConfig, measure_memory
 
-            config = MemoryConfig(memory_hosts, memory_ports, memory_networks, memory_watchers)
+            config = MemoryConfig(
+                memory_hosts,
+                memory_ports,
+                memory_networks,
+                memory_watchers,
+                load_time_limit_s=memory_time_limit,
+                time_limit_s=memory_time_limit + 600,
+            )
             result = measure_memory(config)
             typer.echo(json.dumps(result, indent=1))
             command = shlex.join(["l2pop", *sys.argv[1:]])

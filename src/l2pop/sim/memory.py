@@ -28,6 +28,7 @@ from l2pop.sim.workload import host_name, tunnel_ip
 __all__ = ["MemoryConfig", "measure_memory"]
 
 _VM_BASE = ipaddress.IPv4Address("10.0.0.0")
+CURVE_POINTS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class MemoryConfig:
     concurrency: int = 16
     time_limit_s: float = 3600.0
     tmpfs: bool = True  # the RSS does not depend on where the file is; loading does
+    load_time_limit_s: float = 1800.0  # stop loading then, report the RSS curve so far
 
 
 async def _watch_and_drop(
@@ -64,9 +66,16 @@ async def _load(config: MemoryConfig, server: ServerProcess, progress: Any) -> d
     sampler = ProcSampler(server.pid)
     rss_idle = sampler.rss()
     sampler.start()
-    limits = httpx.Limits(max_connections=config.hosts + config.concurrency + 16)
     stop = asyncio.Event()
-    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30.0) as client:
+    deadline = time.perf_counter() + config.load_time_limit_s
+    # Two clients: httpx scans every connection of its pool on each request, so the
+    # loaders must not share a pool with a thousand open watch streams.
+    watch_limits = httpx.Limits(max_connections=config.hosts + 8)
+    load_limits = httpx.Limits(max_connections=config.concurrency + 8)
+    async with (
+        httpx.AsyncClient(base_url=server.url, limits=watch_limits, timeout=30.0) as watch_client,
+        httpx.AsyncClient(base_url=server.url, limits=load_limits, timeout=30.0) as client,
+    ):
         api = SimApi(client, server.admin_token)
         gate = asyncio.Semaphore(config.concurrency)
         hosts = [Host(host_name(i), tunnel_ip(i)) for i in range(config.hosts)]
@@ -82,25 +91,34 @@ async def _load(config: MemoryConfig, server: ServerProcess, progress: Any) -> d
         ]
         watchers = (
             [
-                asyncio.create_task(_watch_and_drop(client, name, token, stop))
+                asyncio.create_task(_watch_and_drop(watch_client, name, token, stop))
                 for name, token in tokens.items()
             ]
             if config.watchers
             else []
         )
         t0 = time.perf_counter()
+        loaded = 0
+        curve: list[list[float]] = []
+        step = max(1, config.ports // CURVE_POINTS)
 
         async def boot(i: int) -> None:
+            nonlocal loaded
             host = hosts[i % config.hosts].name
             net = nets[(i * 7919) % len(nets)]
             mac = "fa:16:3e:" + ":".join(f"{b:02x}" for b in (i + 1).to_bytes(3, "big"))
             # created bound (BUILD), then the ACTIVE report: two writes per port
             port_id = await api.create_port(net, mac, (str(_VM_BASE + i + 1),), host)
             await api.report_status(host, server.admin_token, port_id, "ACTIVE")
-            progress(i)
+            loaded += 1
+            if loaded % step == 0:
+                curve.append([loaded, round(sampler.rss() / MIB, 1)])
+            progress(loaded)
 
         async def worker(first: int) -> None:
             for i in range(first, config.ports, config.concurrency):
+                if time.perf_counter() > deadline:
+                    return  # out of time: report what was loaded, and the curve
                 await boot(i)
 
         await asyncio.gather(*(worker(w) for w in range(config.concurrency)))
@@ -112,16 +130,21 @@ async def _load(config: MemoryConfig, server: ServerProcess, progress: Any) -> d
             task.cancel()
         await asyncio.gather(*watchers, return_exceptions=True)
     await sampler.stop()
+    per_port = (rss_loaded - rss_idle) / loaded if loaded else 0.0
     return {
         "hosts": config.hosts,
-        "ports": config.ports,
+        "ports_target": config.ports,
+        "ports_loaded": loaded,
         "networks": config.networks,
         "watch_streams": len(watchers),
         "load_s": round(load_s, 1),
-        "api_writes_per_s": round(2 * config.ports / load_s, 1) if load_s else None,
+        "api_writes_per_s": round(2 * loaded / load_s, 1) if load_s else None,
         "server_rss_mib_idle": round(rss_idle / MIB, 1),
         "server_rss_mib_loaded": round(rss_loaded / MIB, 1),
         "server_rss_mib_peak": round(sampler.peak_rss / MIB, 1),
+        "rss_kib_per_port": round(per_port / 1024, 2),
+        "server_rss_mib_at_target_linear": round((rss_idle + per_port * config.ports) / MIB, 1),
+        "rss_curve_ports_mib": curve,
         "db_mib": round(server.db_path.stat().st_size / MIB, 1),
     }
 
