@@ -90,19 +90,25 @@ class LinuxDataplane:
         self._mode = parse_mode(mode)
         self.local_ip = tunnel_ip(local_ip)
         self._lock = threading.Lock()
+        opened: list[Any] = []  # closed again if the constructor fails half way
         try:
             # groups=0: pyroute2 joins every rtnetlink group by default; the kernel would
             # then build a notification per entry we program, for a socket never reading them.
             self._ipr = IPRoute(netns=netns, flags=0, groups=0) if netns else IPRoute(groups=0)
+            opened.append(self._ipr)
             self._channel = NeighChannel(self._socket(netns))
+            opened.append(self._channel)
             self._monitor = self._socket(netns)
-        except (OSError, NetlinkError) as exc:
+            opened.append(self._monitor)
+            self._monitor.bind((0, RTMGRP_LINK))
+            self._underlay = self._find_underlay(interface)
+            self._known_taps = self._tap_indexes()
+        except (OSError, NetlinkError, DataplaneError) as exc:
+            for thing in reversed(opened):
+                thing.close()
+            if isinstance(exc, DataplaneError):
+                raise
             raise DataplaneError(f"cannot open netlink (netns {netns!r}): {exc}") from exc
-        self._monitor.bind((0, RTMGRP_LINK))
-        self._underlay = self._find_underlay(interface)
-        self._known_taps = {
-            link.index: link.name for link in self._links().values() if _is_tap(link.name)
-        }
 
     @staticmethod
     def _socket(netns: str | None) -> socket.socket:

@@ -253,3 +253,14 @@ def test_a_foreign_device_with_our_name_is_refused_not_replaced(
     with pytest.raises(DataplaneError, match="vxlan-100"):
         dp.apply([EnsureNetwork(NET_A, 100, 1450)])
     assert "vxlan-100" in hands.link_names()
+
+
+@pytest.mark.netns
+def test_linux_without_an_interface_holding_the_tunnel_ip_fails_clearly() -> None:
+    from l2pop.dataplane.linux import LinuxDataplane
+
+    with linux_harness(Mode.PROXY, UNDERLAYS["ipv4"]) as (_dp, hands):
+        with pytest.raises(DataplaneError, match=r"no interface holds the tunnel IP 192\.0\.2\.77"):
+            LinuxDataplane(Mode.PROXY, "192.0.2.77", netns=hands.netns)  # type: ignore[attr-defined]
+        with pytest.raises(DataplaneError, match="nosuchdev"):
+            LinuxDataplane(Mode.PROXY, "192.0.2.1", interface="nosuchdev", netns=hands.netns)  # type: ignore[attr-defined]
