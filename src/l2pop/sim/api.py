@@ -14,6 +14,8 @@ from l2pop.core import Host, Network, Port, PortStatus
 
 __all__ = ["ApiError", "SimApi"]
 
+TRANSPORT_RETRIES = 2
+
 JSON = dict[str, Any]
 
 
@@ -29,6 +31,7 @@ class SimApi:
     def __init__(self, client: httpx.AsyncClient, admin_token: str) -> None:
         self.client = client
         self.admin_token = admin_token
+        self.retries = 0  # requests sent again after a closed keep-alive connection
 
     @property
     def base_url(self) -> str:
@@ -38,13 +41,27 @@ class SimApi:
         self, method: str, path: str, body: JSON | None = None, *, token: str | None = None
     ) -> JSON:
         headers = {"X-Auth-Token": token or self.admin_token}
-        response = await self.client.request(method, path, json=body, headers=headers)
+        response = await self._send(method, path, body, headers)
         if response.status_code >= 300:
             raise ApiError(method, path, response.status_code, response.text)
         if response.status_code == 204 or not response.content:
             return {}
         data: JSON = response.json()
         return data
+
+    async def _send(
+        self, method: str, path: str, body: JSON | None, headers: dict[str, str]
+    ) -> httpx.Response:
+        """One request; sent again when a pooled keep-alive connection turns out closed
+        by the server (it closes idle ones): the request never reached it then."""
+        for attempt in range(TRANSPORT_RETRIES + 1):
+            try:
+                return await self.client.request(method, path, json=body, headers=headers)
+            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
+                if attempt == TRANSPORT_RETRIES:
+                    raise
+                self.retries += 1
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def register_host(self, host: Host) -> str:
         """Register ``host``; return its token."""
