@@ -8,13 +8,15 @@ Objects and flags follow DESIGN.md §5; see docs/dataplane.md.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import select
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -46,6 +48,7 @@ RTMGRP_LINK = 1
 IFF_UP = 1
 
 LinkOp = EnsureNetwork | RemoveNetwork | AttachTap
+T = TypeVar("T")
 
 
 def _link(msg: Any) -> Link:
@@ -90,7 +93,11 @@ class LinuxDataplane:
         self._mode = parse_mode(mode)
         self.local_ip = tunnel_ip(local_ip)
         self._lock = threading.Lock()
-        opened: list[Any] = []  # closed again if the constructor fails half way
+        self._closed = False
+        _off_loop(lambda: self._open(interface, netns))
+
+    def _open(self, interface: str | None, netns: str | None) -> None:
+        opened: list[Any] = []  # closed again if opening fails half way
         try:
             # groups=0: pyroute2 joins every rtnetlink group by default; the kernel would
             # then build a notification per entry we program, for a socket never reading them.
@@ -126,6 +133,9 @@ class LinuxDataplane:
     # -- Dataplane protocol ------------------------------------------------------
 
     def read(self) -> dict[int, KernelNetwork]:
+        return _off_loop(self._read)
+
+    def _read(self) -> dict[int, KernelNetwork]:
         with self._lock:
             links = self._links()
             fdb = self._channel.dump(socket.AF_BRIDGE)
@@ -133,6 +143,9 @@ class LinuxDataplane:
         return kernel_entries.networks(links, fdb, neigh, self._mode, self.local_ip)
 
     def apply(self, ops: Sequence[Op]) -> None:
+        _off_loop(lambda: self._apply(ops))
+
+    def _apply(self, ops: Sequence[Op]) -> None:
         with self._lock:
             batch = kernel_entries.Batch(self._mode)
             links = self._links()
@@ -146,8 +159,7 @@ class LinuxDataplane:
             self._flush(batch)
 
     def taps(self) -> frozenset[str]:
-        with self._lock:
-            return frozenset(link.name for link in self._links().values() if _is_tap(link.name))
+        return frozenset(_off_loop(self._tap_indexes).values())
 
     def wait_tap_events(self, timeout: float) -> list[TapEvent]:
         deadline = time.monotonic() + max(0.0, timeout)
@@ -161,15 +173,18 @@ class LinuxDataplane:
             try:
                 data = self._monitor.recv(1 << 20)
             except OSError:  # ENOBUFS: events were lost, compare with the kernel instead
-                events.extend(self._resync_taps())
+                events.extend(_off_loop(self._resync_taps))
                 continue
             events.extend(self._tap_changes(data))
         return events
 
     def close(self) -> None:
-        self._ipr.close()
-        self._channel.close()
-        self._monitor.close()
+        """Idempotent; safe on the thread that runs the agent's event loop."""
+        if not self._closed:
+            self._closed = True
+            _off_loop(self._ipr.close)
+            self._channel.close()
+            self._monitor.close()
 
     # -- links ---------------------------------------------------------------------
 
@@ -320,7 +335,9 @@ class LinuxDataplane:
     # -- tap events ----------------------------------------------------------------
 
     def _tap_indexes(self) -> dict[int, str]:
-        return {link.index: link.name for link in self._links().values() if _is_tap(link.name)}
+        with self._lock:
+            links = self._links()
+        return {link.index: link.name for link in links.values() if _is_tap(link.name)}
 
     def _tap_changes(self, data: bytes) -> list[TapEvent]:
         events: list[TapEvent] = []
@@ -335,12 +352,26 @@ class LinuxDataplane:
         return events
 
     def _resync_taps(self) -> list[TapEvent]:
-        with self._lock:
-            now = self._tap_indexes()
+        now = self._tap_indexes()
         gone = [TapEvent(n, False) for i, n in self._known_taps.items() if now.get(i) != n]
         new = [TapEvent(n, True) for i, n in now.items() if self._known_taps.get(i) != n]
         self._known_taps = now
         return gone + new
+
+
+def _off_loop(work: Callable[[], T]) -> T:
+    """Run ``work`` here, or on a worker thread when this thread runs an asyncio loop.
+
+    pyroute2's synchronous API drives its own event loop, which cannot run on a
+    thread already running one (the agent's): "Cannot run the event loop while
+    another loop is running". The caller still blocks until ``work`` is done.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="l2pop-dataplane") as pool:
+        return pool.submit(work).result()
 
 
 def _is_tap(name: str) -> bool:

@@ -264,3 +264,27 @@ def test_linux_without_an_interface_holding_the_tunnel_ip_fails_clearly() -> Non
             LinuxDataplane(Mode.PROXY, "192.0.2.77", netns=hands.netns)  # type: ignore[attr-defined]
         with pytest.raises(DataplaneError, match="nosuchdev"):
             LinuxDataplane(Mode.PROXY, "192.0.2.1", interface="nosuchdev", netns=hands.netns)  # type: ignore[attr-defined]
+
+
+@pytest.mark.netns
+def test_linux_works_and_closes_on_a_thread_running_an_event_loop() -> None:
+    """The agent calls it from its asyncio thread too (e.g. close on SIGTERM)."""
+    import asyncio
+
+    from l2pop.dataplane.linux import LinuxDataplane
+
+    ul = UNDERLAYS["ipv4"]
+    with linux_harness(Mode.SUPPRESS, ul) as (_dp, hands):
+        netns: str = hands.netns  # type: ignore[attr-defined]
+
+        async def agent_like() -> dict[int, Entries]:
+            dp = LinuxDataplane(Mode.SUPPRESS, ul.local, netns=netns)
+            try:
+                converge(dp, desired(ul))
+                assert dp.taps() == frozenset()
+                return entries_of(dp)
+            finally:
+                dp.close()
+                dp.close()  # idempotent
+
+        assert asyncio.run(agent_like()) == wanted(desired(ul))
