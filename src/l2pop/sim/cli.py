@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shlex
@@ -188,7 +189,7 @@ def _model_only(workload: object, output: Path | None) -> None:
     assert isinstance(workload, WorkloadConfig)
     generated = generate(workload)
     costs = evaluate(generated.fabric, generated.trace)
-    result = {"config": workload.__repr__(), "models": costs.as_json()}
+    result = {"config": dataclasses.asdict(workload), "models": costs.as_json()}
     table = Table(title=f"models on {len(generated.trace)} actions, {workload.hosts} hosts")
     for column in ("model", "messages", "entries", "messages per change"):
         table.add_column(column, justify="right")
