@@ -98,6 +98,13 @@ class SimApi:
         port_id: str = answer["port"]["id"]
         return port_id
 
+    async def find_port(self, network_id: str, mac: str) -> str | None:
+        """The id of the port with ``mac`` on ``network_id``, if there is one."""
+        path = f"/v2.0/ports?network_id={network_id}&mac_address={mac}"
+        answer = await self._call("GET", path)
+        ports = answer.get("ports", [])
+        return str(ports[0]["id"]) if ports else None
+
     async def bind_port(self, port_id: str, host: str) -> None:
         await self._call("PUT", f"/v2.0/ports/{port_id}", {"port": {"binding:host_id": host}})
 

@@ -13,14 +13,15 @@ import contextlib
 import ipaddress
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from l2pop.core import Host, Network
-from l2pop.sim.api import SimApi
+from l2pop.sim.api import ApiError, SimApi
 from l2pop.sim.procstats import MIB, ProcSampler
 from l2pop.sim.server_proc import ServerProcess, running_server
 from l2pop.sim.workload import host_name, tunnel_ip
@@ -29,6 +30,8 @@ __all__ = ["MemoryConfig", "measure_memory"]
 
 _VM_BASE = ipaddress.IPv4Address("10.0.0.0")
 CURVE_POINTS = 20
+BUSY_RETRIES = 6
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,32 @@ async def _watch_and_drop(
             async for _ in response.aiter_lines():
                 if stop.is_set():
                     return
+
+
+async def _busy_retry(call: Callable[[], Awaitable[T]]) -> T:
+    """``call``, again after a pause while the server answers 503 (store busy)."""
+    for attempt in range(BUSY_RETRIES):
+        try:
+            return await call()
+        except ApiError as exc:
+            if exc.status != 503 or attempt == BUSY_RETRIES - 1:
+                raise
+            await asyncio.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _create(api: SimApi, net: str, mac: str, ip: str, host: str) -> str:
+    """Create a bound port. A 503 may still commit later: a retry that then finds the
+    MAC taken looks the port up instead of failing."""
+    try:
+        return await _busy_retry(lambda: api.create_port(net, mac, (ip,), host))
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        found = await api.find_port(net, mac)
+        if found is None:
+            raise
+        return found
 
 
 async def _load(config: MemoryConfig, server: ServerProcess, progress: Any) -> dict[str, Any]:
@@ -108,8 +137,10 @@ async def _load(config: MemoryConfig, server: ServerProcess, progress: Any) -> d
             net = nets[(i * 7919) % len(nets)]
             mac = "fa:16:3e:" + ":".join(f"{b:02x}" for b in (i + 1).to_bytes(3, "big"))
             # created bound (BUILD), then the ACTIVE report: two writes per port
-            port_id = await api.create_port(net, mac, (str(_VM_BASE + i + 1),), host)
-            await api.report_status(host, server.admin_token, port_id, "ACTIVE")
+            port_id = await _create(api, net, mac, str(_VM_BASE + i + 1), host)
+            await _busy_retry(
+                lambda: api.report_status(host, server.admin_token, port_id, "ACTIVE")
+            )
             loaded += 1
             if loaded % step == 0:
                 curve.append([loaded, round(sampler.rss() / MIB, 1)])
