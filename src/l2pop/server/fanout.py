@@ -20,11 +20,13 @@ from l2pop.server.view import Applied
 
 __all__ = ["Hub", "Watcher", "bookmark_line", "encode_line"]
 
-_Cache = dict[tuple[int, int, int, int, bool], str]
+_Cache = dict[tuple[object, ...], str]
+# A compact encoder built once (json.dumps with separators builds one per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def _fragment(change: NetworkDelta, cache: _Cache) -> str:
@@ -52,14 +54,25 @@ def encode_line(
     """One ``{"type": "change"}`` line, the shape of :func:`l2pop.core.wire.encode_change`."""
     memo: _Cache = {} if cache is None else cache
     networks = ""
-    if delta is not None:
-        networks = ",".join(
-            f"{_dumps(net_id)}:{_fragment(change, memo)}"
-            for net_id, change in sorted(delta.networks.items())
+    if delta is not None and delta.networks:
+        # Hosts that publish nothing of a change get identical networks parts.
+        key = tuple(
+            (net_id, id(c.add), id(c.remove), c.vni, c.mtu, c.removed)
+            for net_id, c in delta.networks.items()
         )
+        cached = memo.get(key)
+        if cached is None:
+            cached = ",".join(
+                f"{_dumps(net_id)}:{_fragment(change, memo)}"
+                for net_id, change in sorted(delta.networks.items())
+            )
+            memo[key] = cached
+        networks = cached
+    port_list = list(ports)
+    ports_text = _dumps(port_list) if port_list else "[]"
     return (
         f'{{"type":"change","revision":{revision},"networks":{{{networks}}},'
-        f'"ports":{_dumps(list(ports))}}}\n'
+        f'"ports":{ports_text}}}\n'
     ).encode()
 
 

@@ -180,8 +180,11 @@ class HostOps:
         """The NDJSON body: replayed lines, then live lines and idle bookmarks."""
         service = self.service
         service.metrics.watchers.inc()
+        loop = asyncio.get_running_loop()
+        gap = service.config.watch_flush_gap
         try:
             yield b"".join(lines)
+            last_flush = loop.time()
             while not watcher.closed and service.still_valid(principal, token_hash):
                 try:
                     # asyncio.timeout, not wait_for: no extra task per line.
@@ -189,7 +192,13 @@ class HostOps:
                         line = await watcher.queue.get()
                 except TimeoutError:
                     yield bookmark_line(service.view.revision)
+                    last_flush = loop.time()
                     continue
+                # Under load, gather what arrives within ``gap`` of the last
+                # write into one write: one send per stream per gap, not per line.
+                wait = last_flush + gap - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 chunk = [line]
                 while not watcher.queue.empty():
                     chunk.append(watcher.queue.get_nowait())
@@ -197,6 +206,7 @@ class HostOps:
                     service.metrics.watch_dropped.inc()
                     return
                 yield b"".join(chunk)
+                last_flush = loop.time()
         finally:
             service.hub.remove(watcher)
             service.metrics.watchers.dec()

@@ -41,6 +41,9 @@ class ServiceConfig:
     vni_range: tuple[int, int] = (1000, 1999)
     bookmark_interval: float = 5.0
     watch_queue_limit: int = 10_000
+    # A stream writes at most once per gap; lines arriving in between are
+    # batched (adds at most this much latency, only under load).
+    watch_flush_gap: float = 0.005
     write_timeout: float = WRITE_TIMEOUT_S
 
 

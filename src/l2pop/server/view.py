@@ -18,6 +18,7 @@ from l2pop.core import (
     HostUpserted,
     NetworkDeleted,
     NetworkUpserted,
+    Port,
     PortDeleted,
     PortUpserted,
     Snapshot,
@@ -42,7 +43,21 @@ class Applied:
         return set(self.deltas) | set(self.ports)
 
 
-def _event(kind: str, key: str, image: JSON | None, other: JSON | None) -> Event | None:
+# Port values by id() of their record image, within one change record: the
+# events and the per-host port lists need the same Port, validated once.
+_Ports = dict[int, Port]
+
+
+def _port(image: JSON, memo: _Ports) -> Port:
+    port = memo.get(id(image))
+    if port is None:
+        port = memo[id(image)] = port_of(image)
+    return port
+
+
+def _event(
+    kind: str, key: str, image: JSON | None, other: JSON | None, memo: _Ports
+) -> Event | None:
     """The core event that makes the snapshot hold ``image`` (None: deleted)."""
     if kind == NETWORK:
         return NetworkDeleted(key) if image is None else NetworkUpserted(network_of(image))
@@ -50,28 +65,34 @@ def _event(kind: str, key: str, image: JSON | None, other: JSON | None) -> Event
         if image is None:
             assert other is not None
             return PortDeleted(other["network_id"], key)
-        return PortUpserted(port_of(image))
+        return PortUpserted(_port(image, memo))
     if kind == HOST:
         return HostDeleted(key) if image is None else HostUpserted(host_of(image))
     return None
 
 
-def events_of(changes: Iterable[ResourceChange], *, undo: bool = False) -> list[Event]:
+def events_of(
+    changes: Iterable[ResourceChange], *, undo: bool = False, memo: _Ports | None = None
+) -> list[Event]:
     """Core events of a change record; ``undo`` gives the events that revert it."""
+    ports: _Ports = {} if memo is None else memo
     if undo:
         pairs = [(c.kind, c.key, c.before, c.after) for c in reversed(list(changes))]
     else:
         pairs = [(c.kind, c.key, c.after, c.before) for c in changes]
-    events = [_event(kind, key, image, other) for kind, key, image, other in pairs]
+    events = [_event(kind, key, image, other, ports) for kind, key, image, other in pairs]
     return [e for e in events if e is not None]
 
 
-def host_ports_of(changes: Iterable[ResourceChange]) -> dict[str, list[JSON]]:
+def host_ports_of(
+    changes: Iterable[ResourceChange], memo: _Ports | None = None
+) -> dict[str, list[JSON]]:
     """Per host, the encoded ports bound to it whose record changed.
 
     A port that left the host (unbound, moved, deleted) is sent to its old
     host with ``"deleted": true``: it is no longer that host's port.
     """
+    ports: _Ports = {} if memo is None else memo
     out: dict[str, list[JSON]] = {}
     for change in changes:
         if change.kind != PORT:
@@ -79,9 +100,9 @@ def host_ports_of(changes: Iterable[ResourceChange]) -> dict[str, list[JSON]]:
         after_host = change.after["binding:host_id"] if change.after else ""
         before_host = change.before["binding:host_id"] if change.before else ""
         if after_host and change.after is not None:
-            out.setdefault(after_host, []).append(encode_host_port(port_of(change.after)))
+            out.setdefault(after_host, []).append(encode_host_port(_port(change.after, ports)))
         if before_host and before_host != after_host and change.before is not None:
-            port = port_of(change.before)
+            port = _port(change.before, ports)
             out.setdefault(before_host, []).append(encode_host_port(port, deleted=True))
     return out
 
@@ -115,12 +136,13 @@ class View:
         """Advance to ``record``; revisions at or below the current one are ignored."""
         if record.revision <= self.revision:
             return Applied(record.revision, {})
-        self.snapshot, deltas = step_all(self.snapshot, events_of(record.changes))
+        memo: _Ports = {}
+        self.snapshot, deltas = step_all(self.snapshot, events_of(record.changes, memo=memo))
         for change in record.changes:
             self._apply_record(change, record.revision)
         self.revision = record.revision
         self._wake()
-        return Applied(record.revision, deltas, host_ports_of(record.changes))
+        return Applied(record.revision, deltas, host_ports_of(record.changes, memo))
 
     def _apply_record(self, change: ResourceChange, revision: int) -> None:
         table = self.records.get(change.kind)

@@ -119,7 +119,8 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
         redirect_slashes=False,
     )
     install_error_handlers(app)
-    app.include_router(hosts.router)  # first: status reports are the hot path
+    app.include_router(hosts.router)
     app.include_router(neutron.router)
+    app.router.routes[0:0] = hosts.fast_routes()
     app.add_middleware(RequestMetrics)
     return app

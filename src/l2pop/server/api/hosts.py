@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
 
 from l2pop.errors import ValidationError
 from l2pop.server.api.app import ctx, read_json
@@ -12,7 +13,7 @@ from l2pop.server.api.schemas import HOST_BODY, STATUS_BODY, body
 from l2pop.server.auth import hash_token, token_from_headers
 from l2pop.server.store.base import JSON
 
-__all__ = ["router"]
+__all__ = ["fast_routes", "router"]
 
 router = APIRouter()
 
@@ -101,3 +102,29 @@ async def host_watch(request: Request, name: str, revision: str | None = None) -
     return StreamingResponse(
         stream, media_type="application/x-ndjson", headers={"Cache-Control": "no-store"}
     )
+
+
+def fast_routes() -> list[Route]:
+    """The agents' hot paths as plain Starlette routes, matched before FastAPI's.
+
+    FastAPI's per-request machinery (dependency solving, its router) cost more
+    CPU than the status report itself; the FastAPI routes above stay for the
+    OpenAPI schema and are never reached for these paths.
+    """
+
+    async def status(request: Request) -> Response:
+        p = request.path_params
+        return JSONResponse(await report_status(request, p["name"], p["port_id"]))
+
+    async def state(request: Request) -> Response:
+        return JSONResponse(await host_state(request, request.path_params["name"]))
+
+    async def watch(request: Request) -> Response:
+        raw = request.query_params.get("revision")
+        return await host_watch(request, request.path_params["name"], raw)
+
+    return [
+        Route("/v1/hosts/{name}/ports/{port_id}/status", status, methods=["PUT"]),
+        Route("/v1/hosts/{name}/state", state, methods=["GET"]),
+        Route("/v1/hosts/{name}/watch", watch, methods=["GET"]),
+    ]
