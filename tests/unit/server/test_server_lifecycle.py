@@ -161,3 +161,14 @@ def test_unknown_path_and_method_are_neutron_errors(api: Api) -> None:
     assert (code, answer["NeutronError"]["type"]) == (404, "HTTPNotFound")
     code, answer = api.call("PATCH", "/v2.0/networks")
     assert (code, answer["NeutronError"]["type"]) == (405, "HTTPMethodNotAllowed")
+
+
+def test_metrics_count_requests_by_route_template(api: Api) -> None:
+    net = api.network()
+    token = api.host("h1", "192.0.2.1")
+    port = api.port(net["id"], **{"binding:host_id": "h1"})
+    _report(api, "h1", port["id"], "ACTIVE", token)
+    metrics = api.client.get("/metrics").text
+    status_route = 'route="/v1/hosts/{name}/ports/{port_id}/status",status="200"'
+    assert f'l2pop_requests_total{{method="PUT",{status_route}}} 1.0' in metrics
+    assert "l2pop_revision 4.0" in metrics

@@ -80,8 +80,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, capture)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
+            template = scope.get("l2pop.route") or getattr(scope.get("route"), "path", "unmatched")
             state = scope.get("app")
             context = getattr(getattr(state, "state", None), "ctx", None)
             if isinstance(context, Context):

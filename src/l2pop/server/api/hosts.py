@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
@@ -14,6 +16,8 @@ from l2pop.server.auth import hash_token, token_from_headers
 from l2pop.server.store.base import JSON
 
 __all__ = ["fast_routes", "router"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 router = APIRouter()
 
@@ -123,8 +127,16 @@ def fast_routes() -> list[Route]:
         raw = request.query_params.get("revision")
         return await host_watch(request, request.path_params["name"], raw)
 
-    return [
-        Route("/v1/hosts/{name}/ports/{port_id}/status", status, methods=["PUT"]),
-        Route("/v1/hosts/{name}/state", state, methods=["GET"]),
-        Route("/v1/hosts/{name}/watch", watch, methods=["GET"]),
+    def labelled(path: str, endpoint: Endpoint) -> Endpoint:
+        async def handle(request: Request) -> Response:
+            request.scope["l2pop.route"] = path  # the metrics label
+            return await endpoint(request)
+
+        return handle
+
+    table: list[tuple[str, Endpoint, str]] = [
+        ("/v1/hosts/{name}/ports/{port_id}/status", status, "PUT"),
+        ("/v1/hosts/{name}/state", state, "GET"),
+        ("/v1/hosts/{name}/watch", watch, "GET"),
     ]
+    return [Route(path, labelled(path, fn), methods=[method]) for path, fn, method in table]
