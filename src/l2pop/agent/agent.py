@@ -28,9 +28,10 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from l2pop.agent.backoff import Backoff
-from l2pop.agent.client import Bookmark, HostApi, UnknownLine, parse_line
+from l2pop.agent.client import HostApi
 from l2pop.agent.config import AgentConfig
-from l2pop.agent.desired import Held, touched_networks
+from l2pop.agent.desired import Held
+from l2pop.agent.intake import Batch, LineIntake, Relist
 from l2pop.agent.kernel import KernelView, Scope
 from l2pop.agent.metrics import AgentMetrics, MetricsServer
 from l2pop.agent.ports import StatusReporter, status_to_report, statuses_to_report
@@ -38,7 +39,6 @@ from l2pop.agent.supervise import supervise
 from l2pop.agent.taps import TapWatcher
 from l2pop.agent.underlay import UnderlayAllowlist
 from l2pop.core.model import PortStatus
-from l2pop.core.wire import WatchChange
 from l2pop.dataplane.allowlist import Allowlist
 from l2pop.dataplane.base import Dataplane, TapEvent
 from l2pop.errors import (
@@ -54,14 +54,6 @@ from l2pop.errors import (
 __all__ = ["Agent"]
 
 log = logging.getLogger(__name__)
-
-
-class _Relist(Exception):
-    """The held state can no longer be trusted: list again."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Agent:
@@ -94,10 +86,7 @@ class Agent:
         self.listed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opened_streams = 0
-        # Set after listing again because of bad input; cleared by the next good line.
-        # A bad line seen while it is set is skipped instead of listing again (a server
-        # that keeps serving it must not make the agent list in a loop).
-        self._relisted_for_bad_input = False
+        self._intake = LineIntake(self.metrics)
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -178,7 +167,7 @@ class Agent:
                 log.warning("watch from %d: %s: listing again", self.held.revision, exc)
                 reason = "gone"
                 continue
-            except _Relist as exc:
+            except Relist as exc:
                 reason = exc.reason
                 continue
             except ServerUnreachableError as exc:
@@ -251,66 +240,36 @@ class Agent:
         """One watch stream until it ends; True if it delivered at least one line."""
         api = self._require_api()
         got_line = False
-        async with api.watch(self.held.revision, self.config.watch_idle_timeout) as lines:
+        async with api.watch_batches(self.held.revision, self.config.watch_idle_timeout) as batches:
             self._opened_streams += 1
             if self._opened_streams > 1:
                 self.metrics.watch_reconnects.inc()
             self.metrics.server_connected.set(1)
             log.info("watching %s from revision %d", api.url, self.held.revision)
-            async for text in lines:
+            async for lines in batches:
                 got_line = True
-                await self._on_line(text)
+                await self._on_lines(lines)
         return got_line
 
-    async def _on_line(self, text: str) -> None:
-        try:
-            line = parse_line(text)
-        except ValidationError as exc:
-            self._bad_input("line", f"undecodable watch line: {exc}")
-            return
-        if isinstance(line, Bookmark):
-            if line.revision > self.held.revision:
-                self.held.revision = line.revision
-                self.metrics.last_revision.set(line.revision)
-            return
-        if isinstance(line, UnknownLine):
-            self.metrics.bad_input.labels("unknown_type").inc()
-            log.warning("ignoring a watch line of unknown type %r", line.kind)
-            return
-        if line.revision <= self.held.revision:
-            log.debug("skipping revision %d (held %d)", line.revision, self.held.revision)
-            return
-        misfit = self.held.check(line)
-        if misfit is not None:
-            self._bad_input(
-                "delta", f"revision {line.revision} does not fit the held state: {misfit}"
-            )
-            return
-        await self._apply_change(line)
-        self._relisted_for_bad_input = False
-
-    def _bad_input(self, kind: str, message: str) -> None:
-        """Log it; list again, unless we just did for the same reason (then skip it)."""
-        self.metrics.bad_input.labels(kind).inc()
-        if self._relisted_for_bad_input:
-            log.error("bad input from the server, skipped: %s", message)
-            return
-        log.error("bad input from the server, listing again: %s", message)
-        self._relisted_for_bad_input = True
-        raise _Relist(f"bad_{kind}")
-
-    async def _apply_change(self, change: WatchChange) -> None:
+    async def _on_lines(self, lines: list[str]) -> None:
+        """Apply a batch of lines to the held state, then reconcile what they touched, once."""
         async with self._lock:
-            before = dict(self.held.ports)
-            self.held.advance(change)
-            vnis = frozenset(nd.vni for nd in change.delta.networks.values())
-            scope = Scope(frozenset(touched_networks(change, before)), vnis)
-            await self._reconcile(scope)
-            for port in change.ports:
-                status = None if port.deleted else status_to_report(port, self.view.taps)
-                if status is not None:
-                    self._reporter.report(port.id, status)
-        self.metrics.last_revision.set(change.revision)
+            batch = Batch()
+            try:
+                for text in lines:
+                    self._intake.take(self.held, text, batch)
+            finally:
+                if batch.changes:
+                    await self._settle(batch)
+            self.metrics.last_revision.set(self.held.revision)
+
+    async def _settle(self, batch: Batch) -> None:
+        """Reconcile the networks a batch touched; report the status its ports call for."""
+        await self._reconcile(Scope(frozenset(batch.networks), frozenset(batch.vnis)))
+        for port in batch.ports.values():
+            status = None if port.deleted else status_to_report(port, self.view.taps)
+            if status is not None:
+                self._reporter.report(port.id, status)
 
     # --- kernel -----------------------------------------------------------------------
 

@@ -31,7 +31,15 @@ from l2pop.errors import (
     ValidationError,
 )
 
-__all__ = ["Bookmark", "HostApi", "Listing", "UnknownLine", "WatchLine", "parse_line"]
+__all__ = [
+    "Bookmark",
+    "HostApi",
+    "Listing",
+    "UnknownLine",
+    "WatchLine",
+    "line_batches",
+    "parse_line",
+]
 
 log = logging.getLogger(__name__)
 
@@ -181,11 +189,21 @@ class HostApi:
 
     @asynccontextmanager
     async def watch(self, revision: int, idle_timeout: float) -> AsyncIterator[AsyncIterator[str]]:
-        """Open ``watch?revision=R`` on the current server; yields its raw lines.
+        """Like :meth:`watch_batches`, one line at a time."""
+        async with self.watch_batches(revision, idle_timeout) as batches:
+            yield _one_by_one(batches)
+
+    @asynccontextmanager
+    async def watch_batches(
+        self, revision: int, idle_timeout: float
+    ) -> AsyncIterator[AsyncIterator[list[str]]]:
+        """Open ``watch?revision=R`` on the current server; yields its lines in batches:
+        every complete line that one network read brought (a catch-up after a reconnect
+        brings hundreds at once, and the agent reconciles once per batch).
 
         Raises GoneError (410), ServerUnreachableError (transport, 5xx), or the
-        error of another non-200 answer. A line silent for ``idle_timeout`` s ends
-        the stream with ServerUnreachableError (a dead peer sends no FIN).
+        error of another non-200 answer. Silence for ``idle_timeout`` s ends the
+        stream with ServerUnreachableError (a dead peer sends no FIN).
         """
         url = f"{self.url}/v1/hosts/{self._host}/watch"
         timeout = httpx.Timeout(self._timeout, read=idle_timeout)
@@ -196,12 +214,30 @@ class HostApi:
                 if response.status_code != 200:
                     await response.aread()
                     raise _error_for(response)
-                yield _lines(response)
+                yield line_batches(response.aiter_bytes())
         except httpx.TransportError as exc:
             raise ServerUnreachableError(f"watch {url}: {type(exc).__name__}: {exc}") from exc
 
 
-async def _lines(response: httpx.Response) -> AsyncIterator[str]:
-    async for line in response.aiter_lines():
-        if line.strip():
+async def _one_by_one(batches: AsyncIterator[list[str]]) -> AsyncIterator[str]:
+    async for lines in batches:
+        for line in lines:
             yield line
+
+
+async def line_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]:
+    """Complete NDJSON lines, grouped by the chunk that completed them; blank lines dropped.
+    A last line without its newline is still delivered when the stream ends."""
+    parts: list[bytes] = []  # the unfinished line, joined only once its newline came
+    async for chunk in chunks:
+        parts.append(chunk)
+        if b"\n" not in chunk:
+            continue
+        *complete, rest = b"".join(parts).split(b"\n")
+        parts = [rest] if rest else []
+        lines = [line.decode(errors="replace") for line in complete if line.strip()]
+        if lines:
+            yield lines
+    tail = b"".join(parts)
+    if tail.strip():
+        yield [tail.decode(errors="replace")]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import AsyncIterator
 
 import pytest
 
 from l2pop.agent.backoff import Backoff
-from l2pop.agent.client import Bookmark, UnknownLine, parse_line
+from l2pop.agent.client import Bookmark, UnknownLine, line_batches, parse_line
 from l2pop.agent.config import AgentConfig, BackoffPolicy, parse_server_urls
 from l2pop.core.wire import WatchChange
 from l2pop.errors import ValidationError
@@ -71,3 +73,28 @@ def test_config_normalizes_the_tunnel_ip_and_rejects_an_empty_token() -> None:
     assert config.tunnel_ip == "2001:db8::1"
     with pytest.raises(ValidationError):
         AgentConfig("h1", "192.0.2.1", ("http://x",), "")
+
+
+async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+def _batches(*parts: bytes) -> list[list[str]]:
+    async def collect() -> list[list[str]]:
+        return [batch async for batch in line_batches(_chunks(*parts))]
+
+    return asyncio.run(collect())
+
+
+def test_lines_are_batched_by_the_chunk_that_completed_them() -> None:
+    assert _batches(b'{"a":1}\n{"b"', b":2}\n\n", b'{"c":3}\n{"d":4}\n') == [
+        ['{"a":1}'],
+        ['{"b":2}'],
+        ['{"c":3}', '{"d":4}'],
+    ]
+
+
+def test_a_line_split_over_many_chunks_is_joined_and_a_last_line_without_newline_kept() -> None:
+    parts = [b'{"long": "', *([b"x" * 10] * 50), b'"}\n', b'{"tail": 1}']
+    assert _batches(*parts) == [['{"long": "' + "x" * 500 + '"}'], ['{"tail": 1}']]
