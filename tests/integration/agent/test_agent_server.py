@@ -277,3 +277,33 @@ def test_a_rotated_token_is_picked_up_from_the_token_file(
         assert "using the new token" in caplog.text
     finally:
         agent.stop()
+
+
+def test_missed_changes_are_replayed_in_batches_on_resume(world: World) -> None:
+    agent = h1_agent(world)
+    try:
+        wait_for(lambda: converged(world, agent), CONVERGE_S, "convergence")
+        world.server.stop()
+        home = world.server.port
+        world.server.port = free_port()  # the agent cannot reach it while changes happen
+        world.server.start()
+        peers = [
+            world.admin.port(world.net_a, "h2", [f"198.51.100.{i}"])["id"] for i in range(10, 70)
+        ]
+        for port_id in peers:
+            world.admin.report("h2", port_id, "ACTIVE")
+        for port_id in peers[::2]:
+            world.admin.report("h2", port_id, "DOWN")
+        missed = 2 * len(peers) + len(peers) // 2
+        world.server.stop()
+        world.server.port = home
+        deltas_before = agent.metric("l2pop_agent_reconcile_seconds_count", kind="delta")
+        world.server.start()
+        took = wait_for(lambda: converged(world, agent), CONVERGE_S, "catch up")
+        passes = agent.metric("l2pop_agent_reconcile_seconds_count", kind="delta") - deltas_before
+        print(f"{missed} missed revisions replayed: converged {took * 1000:.0f} ms after the "
+              f"server returned, in {passes:.0f} reconcile passes")  # fmt: skip
+        assert passes < missed / 10, "lines of one read are reconciled together"
+        assert agent.metric("l2pop_agent_relists_total", reason="gone") == 0
+    finally:
+        agent.stop()
