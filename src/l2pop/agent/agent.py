@@ -87,6 +87,9 @@ class Agent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opened_streams = 0
         self._intake = LineIntake(self.metrics)
+        # Between list/watch attempts; reset when a watch stream opens.
+        self._backoff = Backoff(config.backoff)
+        self._failures = 0  # consecutive watch attempts that failed
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -146,23 +149,20 @@ class Agent:
 
     async def _sync_forever(self) -> None:
         api = self._require_api()
-        backoff = Backoff(self.config.backoff)
+        self._backoff.reset()
+        self._failures = 0
         reason: str | None = "start"
-        failures = 0
         while True:
             if reason is not None:
                 if not await self._try_list(reason):
-                    await asyncio.sleep(backoff.next_delay())
+                    await asyncio.sleep(self._backoff.next_delay())
                     continue
                 reason = None
-                backoff.reset()
+                self._backoff.reset()
             try:
                 if await self._watch_once():
-                    failures = 0
-                    backoff.reset()
                     continue  # a healthy stream ended: open it again at once
                 log.warning("watch on %s ended without a line", api.url)
-                failures += 1
             except GoneError as exc:
                 log.warning("watch from %d: %s: listing again", self.held.revision, exc)
                 reason = "gone"
@@ -172,21 +172,23 @@ class Agent:
                 continue
             except ServerUnreachableError as exc:
                 log.warning("watch on %s broke: %s (kernel kept as is)", api.url, exc)
-                failures += 1
             except (AuthError, ForbiddenError) as exc:
                 log.error("server %s refused this host's token: %s", api.url, exc)
                 self._reload_token()
-                failures += 1
             except ValidationError as exc:
                 # 400: our revision is ahead of that server (it lags, or lost history).
                 log.warning("watch on %s rejected: %s: listing again", api.url, exc)
                 reason = "rejected"
                 continue
+            except L2popError as exc:  # e.g. 404: this host is not registered (any more)
+                log.error("watch on %s refused: %s", api.url, exc)
             finally:
                 self.metrics.server_connected.set(0)
+            self._failures += 1
             api.fail_over()
-            if failures % api.url_count == 0:
-                await asyncio.sleep(backoff.next_delay())
+            if self._failures % api.url_count == 0:
+                # A whole round of servers failed: back off before the next round.
+                await asyncio.sleep(self._backoff.next_delay())
 
     def _reload_token(self) -> None:
         """After a 401/403: the admin may have issued a new token into the token file."""
@@ -245,6 +247,8 @@ class Agent:
             if self._opened_streams > 1:
                 self.metrics.watch_reconnects.inc()
             self.metrics.server_connected.set(1)
+            self._failures = 0
+            self._backoff.reset()
             log.info("watching %s from revision %d", api.url, self.held.revision)
             async for lines in batches:
                 got_line = True
