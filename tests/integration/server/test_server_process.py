@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -93,3 +97,28 @@ def test_sigterm_ends_open_watch_streams_quickly(server: ServerProc) -> None:
     finally:
         watch.close()
     assert time.monotonic() - started < 4.0
+
+
+def test_without_a_token_file_the_server_writes_one_0600_next_to_the_db(tmp_path: Path) -> None:
+    from srvproc import free_port
+
+    port = free_port()
+    command = [sys.executable, "-c", "from l2pop.cli import main; main()", "server",
+               "--db", str(tmp_path / "l2pop.db"), "--listen", f"127.0.0.1:{port}"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        token_file = tmp_path / "admin.token"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        headers = {"X-Auth-Token": token_file.read_text().strip()}
+        answer = httpx.get(f"http://127.0.0.1:{port}/v2.0/networks", headers=headers)
+        assert answer.status_code == 200
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+    assert str(token_file) in err.decode()
