@@ -52,6 +52,7 @@ from l2pop.server.store.etcd_codec import (
     decode_events,
     failed_guard,
 )
+from l2pop.server.store.etcd_liveness import DEFAULT_TTL_S, HostLiveness
 from l2pop.server.store.etcd_watch import Compacted, follow, read_history
 
 __all__ = ["EtcdStore", "open_etcd_store"]
@@ -81,9 +82,11 @@ class EtcdStore:
         prefix: str = "/l2pop/",
         retain: int = DEFAULT_RETAIN,
         write_timeout: float = WRITE_TIMEOUT_S,
+        liveness_ttl: float = DEFAULT_TTL_S,
     ) -> None:
         self.layout = Layout(prefix)
         self._client = EtcdClient(endpoints, EtcdCredentials(ca, cert, key, user, password_file))
+        self.liveness = HostLiveness(self._client, self.layout, liveness_ttl)
         self._retain = retain
         self._write_timeout = write_timeout
         self._listeners: list[ChangeListener] = []
@@ -127,6 +130,7 @@ class EtcdStore:
         for future in self._waiting.values():
             if not future.done():
                 future.set_exception(StoreUnavailableError("the store is closed"))
+        await self.liveness.close()
         await self._client.close()
 
     async def healthy(self) -> bool:
@@ -179,7 +183,9 @@ class EtcdStore:
         """File one key of the prefix; the revision it says l2pop is at (txn key)."""
         if kv.key == self.layout.txn_key:
             return int(kv.mod_revision)
-        if kv.key == self.layout.compacted_key:
+        if self.liveness.owns(kv.key):
+            self.liveness.on_kv(kv.key, kv.value, deleted=False)
+        elif kv.key == self.layout.compacted_key:
             self._compacted = max(self._compacted, int(kv.value or b"0"))
         elif (parsed := self.layout.parse(kv.key)) is not None and parsed[0] != INDEX:
             value = json.loads(kv.value)
@@ -228,6 +234,7 @@ class EtcdStore:
             log.error("etcd watch fell behind compaction (%s): restart this replica", exc)
 
     def _deliver(self, events: list[Any]) -> None:
+        self.liveness.on_events(events)
         for event in events:
             if event.kv.key == self.layout.compacted_key and event.type == 0:
                 self._compacted = max(self._compacted, int(event.kv.value or b"0"))

@@ -35,9 +35,12 @@ log = logging.getLogger(__name__)
 # refused), a member without quorum hangs until this runs out.
 ATTEMPT_S = 1.5
 RETRY_PAUSE_S = 0.05
+# etcd refuses pings more often than --grpc-keepalive-min-time (default 5 s).
+KEEPALIVE_MS = 10_000
 # Ask etcd to cancel watches on a member that lost its leader (etcd's
 # "WithRequireLeader"), so a partitioned member cannot silently stall a watch.
 REQUIRE_LEADER = ("hasleader", "true")
+_STUBS = {"kv": rpc.KVStub, "lease": rpc.LeaseStub, "maintenance": rpc.MaintenanceStub}
 _RETRYABLE = {
     grpc.StatusCode.UNAVAILABLE,
     grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -133,7 +136,14 @@ class EtcdClient:
         channel = self._channels.get(index)
         if channel is None:
             endpoint = self.endpoints[index]
-            options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+            options = [
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                # A member that vanished without a reset (power loss, partition)
+                # must not hold the watch forever: ping, and give up after 5 s.
+                ("grpc.keepalive_time_ms", KEEPALIVE_MS),
+                ("grpc.keepalive_timeout_ms", 5_000),
+                ("grpc.keepalive_permit_without_calls", 1),
+            ]
             if endpoint.tls:
                 credentials = grpc.ssl_channel_credentials(
                     root_certificates=_read(self._creds.ca),
@@ -173,11 +183,9 @@ class EtcdClient:
         if self._token is None:
             await self.authenticate(timeout)
 
-    def kv(self) -> Any:
-        return rpc.KVStub(self._channel())
-
-    def maintenance(self) -> Any:
-        return rpc.MaintenanceStub(self._channel())
+    def channel(self) -> grpc.aio.Channel:
+        """The channel to the current endpoint."""
+        return self._channel()
 
     async def once(self, stub: str, method: str, request: Any, timeout: float) -> Any:
         """One attempt on the current endpoint (re-authenticating once if needed)."""
@@ -185,7 +193,7 @@ class EtcdClient:
             index = self._current
             try:
                 await self.ready(timeout)
-                fn = getattr(self.kv() if stub == "kv" else self.maintenance(), method)
+                fn = getattr(_STUBS[stub](self._channel()), method)
                 return await fn(request, timeout=timeout, metadata=self.metadata())
             except grpc.aio.AioRpcError as exc:
                 if attempt == 0 and _is_auth_expired(exc):

@@ -1,0 +1,85 @@
+"""Host liveness through etcd leases, seen by every replica (two store instances on a
+real etcd; short lease TTL)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from etcdcluster import EtcdCluster, etcd_cluster
+
+from l2pop.server.store.etcd import EtcdStore
+
+pytestmark = pytest.mark.etcd
+
+TTL = 2.0
+
+
+@pytest.fixture
+def single(tmp_path: Path) -> Iterator[EtcdCluster]:
+    with etcd_cluster(tmp_path / "etcd", size=1) as started:
+        yield started
+
+
+async def until(predicate: Callable[[], bool], timeout: float) -> float:
+    began = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - began < timeout, "timed out"
+        await asyncio.sleep(0.05)
+    return time.monotonic() - began
+
+
+def test_a_held_host_is_up_everywhere_and_goes_down_when_no_replica_renews(
+    single: EtcdCluster,
+) -> None:
+    async def body() -> None:
+        prefix = f"/live-{os.urandom(3).hex()}/"
+        one, two = (EtcdStore(single.endpoints, prefix=prefix, liveness_ttl=TTL) for _ in "ab")
+        for store in (one, two):
+            await store.start()
+            await store.load()
+        try:
+            async with one.liveness.hold("h1"):
+                await until(lambda: two.liveness.alive("h1"), 2.0)
+                await asyncio.sleep(TTL * 2)  # renewed meanwhile: still up
+                assert two.liveness.alive("h1")
+                assert one.liveness.up_hosts() == {"h1"}
+            took = await until(lambda: not two.liveness.alive("h1"), TTL + 3.0)
+            assert not one.liveness.alive("h1")
+            print(f"down {took:.1f} s after the last holder let go (ttl {TTL} s)")
+        finally:
+            await one.close()
+            await two.close()
+
+    asyncio.run(body())
+
+
+def test_a_host_that_moves_to_another_replica_stays_up(single: EtcdCluster) -> None:
+    async def body() -> None:
+        prefix = f"/live-{os.urandom(3).hex()}/"
+        one, two = (EtcdStore(single.endpoints, prefix=prefix, liveness_ttl=TTL) for _ in "ab")
+        for store in (one, two):
+            await store.start()
+            await store.load()
+        try:
+            async with one.liveness.hold("h1"):
+                await until(lambda: two.liveness.alive("h1"), 2.0)
+            async with two.liveness.hold("h1"):  # the agent failed over
+                await asyncio.sleep(TTL * 2.5)  # replica one's lease ran out meanwhile
+                assert one.liveness.alive("h1")
+                assert two.liveness.alive("h1")
+            # A replica started now learns who is up from its load.
+            late = EtcdStore(single.endpoints, prefix=prefix, liveness_ttl=TTL)
+            await late.start()
+            await late.load()
+            assert late.liveness.alive("h1")
+            await late.close()
+        finally:
+            await one.close()
+            await two.close()
+
+    asyncio.run(body())
