@@ -174,7 +174,17 @@ class SQLiteStore:
                 continue
             assert isinstance(outcome, list)
             self.batches += 1
-            self._deliver(batch, outcome)
+            try:
+                self._deliver(batch, outcome)
+            except Exception:
+                # A listener failed on a committed change: the replica's view
+                # can no longer be trusted. Stop writing (/healthz turns 503,
+                # a supervisor restarts us and the view is rebuilt from disk).
+                log.exception("applying committed changes failed; the store stops")
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(StoreUnavailableError("the server must restart"))
+                raise
 
     def _deliver(
         self, batch: list[_Pending], outcome: list[ChangeRecord | PreconditionFailed]
