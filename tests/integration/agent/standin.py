@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import uvicorn
@@ -20,9 +20,10 @@ from starlette.routing import Route
 
 class StandIn:
     """``/state`` answers ``states[i]`` on the i-th call (the last one again after that);
-    the i-th watch streams ``watches[i]`` (raw lines), then bookmarks until stopped."""
+    the i-th watch streams ``watches[i]`` (raw lines), then bookmarks until stopped, or
+    answers with the status ``watches[i]`` when it is an int."""
 
-    def __init__(self, states: list[Any], watches: list[list[str]]) -> None:
+    def __init__(self, states: list[Any], watches: Sequence[list[str] | int]) -> None:
         self.states = states
         self.watches = watches
         self.state_calls = 0
@@ -53,6 +54,9 @@ class StandIn:
         index = len(self.watch_calls)
         self.watch_calls.append(revision)
         script = self.watches[index] if index < len(self.watches) else []
+        if isinstance(script, int):  # answer with this status instead of a stream
+            error = {"NeutronError": {"type": "Scripted", "message": "scripted", "detail": ""}}
+            return JSONResponse(error, status_code=script)
 
         async def lines() -> AsyncIterator[bytes]:
             for line in script:
@@ -80,7 +84,7 @@ class StandIn:
 
 
 @contextlib.contextmanager
-def standin(states: list[Any], watches: list[list[str]]) -> Iterator[StandIn]:
+def standin(states: list[Any], watches: Sequence[list[str] | int]) -> Iterator[StandIn]:
     server = StandIn(states, watches)
     server.start()
     try:

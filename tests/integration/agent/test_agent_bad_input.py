@@ -102,3 +102,15 @@ def test_a_malformed_state_keeps_the_kernel_until_a_good_one_arrives() -> None:
             assert agent.metric("l2pop_agent_bad_input_total", kind="state") == 3
             assert server.state_calls == 4
             assert agent.alive()
+
+
+def test_watch_errors_400_lists_again_500_retries_without_listing() -> None:
+    states = [state(10, ["192.0.2.9"]), state(12, ["192.0.2.9", "192.0.2.8"])]
+    with standin(states, [500, 503, 400, []]) as server:
+        config = agent_config("h1", "192.0.2.1", [server.url], "token")
+        with running_agent(config) as agent:
+            wait_for(lambda: len(server.watch_calls) >= 4, 10, "fourth watch")
+            assert server.watch_calls == [10, 10, 10, 12]
+            assert agent.metric("l2pop_agent_relists_total", reason="rejected") == 1
+            assert agent.held()[300].flood == {"192.0.2.9", "192.0.2.8"}
+            assert agent.alive()
