@@ -140,12 +140,18 @@ class FakeDataplane:
         return found
 
     def apply(self, ops: Sequence[Op]) -> None:
+        """As Linux: every op is tried; the first failure is raised at the end."""
+        failures: list[str] = []
         for op in ops:
             try:
                 self._apply_one(op)
             except (DataplaneError, KeyError) as exc:
-                raise DataplaneError(f"{op}: {exc}") from exc
+                failures.append(f"{op}: {exc}")
+                continue
             self.applied += 1
+        if failures:
+            more = f" (and {len(failures) - 1} more failures)" if len(failures) > 1 else ""
+            raise DataplaneError(failures[0] + more)
 
     def taps(self) -> frozenset[str]:
         return frozenset(name for name in self.kernel.links if name.startswith("tap"))
@@ -226,7 +232,7 @@ class FakeDataplane:
                 if op.bridge.startswith("brq"):
                     self.kernel.delete_link(op.bridge)
             case AddFlood():
-                self._vxlan(op.vni)
+                self._remote_ok(self._vxlan(op.vni), op.vtep)
                 dsts = self.kernel.remotes.setdefault(vxlan_name(op.vni), {})
                 flood = dsts.setdefault(FLOOD_MAC, [])
                 if op.vtep not in flood:
@@ -252,6 +258,13 @@ class FakeDataplane:
         if link is None:
             raise DataplaneError(f"no device {vxlan_name(vni)}")
         return link
+
+    @staticmethod
+    def _remote_ok(vx: FakeLink, vtep: str) -> FakeLink:
+        """The kernel refuses a remote of the other address family (EAFNOSUPPORT)."""
+        if (":" in vtep) != (":" in (vx.local or "")):
+            raise DataplaneError(f"{vtep}: address family not supported by {vx.name}")
+        return vx
 
     def _neigh_dev(self, vni: int, *, must: bool = True) -> str:
         name = vxlan_name(vni)
@@ -297,7 +310,7 @@ class FakeDataplane:
         br.up = vx.up = True
 
     def _add_unicast(self, op: AddUnicast) -> None:
-        vxn = self._vxlan(op.vni).name
+        vxn = self._remote_ok(self._vxlan(op.vni), op.vtep).name
         dsts = self.kernel.remotes.setdefault(vxn, {}).setdefault(op.mac, [])
         if dsts:
             dsts[0] = op.vtep  # NLM_F_REPLACE rewrites the first remote

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import select
 import socket
 import threading
@@ -146,17 +147,28 @@ class LinuxDataplane:
         _off_loop(lambda: self._apply(ops))
 
     def _apply(self, ops: Sequence[Op]) -> None:
+        """Every op is tried, so one refused entry or network does not hold back the
+        others; the first failure is raised at the end (with the count of the rest)."""
+        failures: list[str] = []
         with self._lock:
             batch = kernel_entries.Batch(self._mode)
             links = self._links()
             for op in ops:
-                if isinstance(op, EnsureNetwork | RemoveNetwork | AttachTap):
-                    self._flush(batch)
-                    self._link_op(op, links)
-                    links = self._links()
-                else:
-                    batch.add(op, links)
-            self._flush(batch)
+                try:
+                    if isinstance(op, EnsureNetwork | RemoveNetwork | AttachTap):
+                        self._flush(batch, failures)
+                        try:
+                            self._link_op(op, links)
+                        finally:
+                            links = self._links()
+                    else:
+                        batch.add(op, links)
+                except DataplaneError as exc:
+                    failures.append(str(exc))
+            self._flush(batch, failures)
+        if failures:
+            more = f" (and {len(failures) - 1} more failures)" if len(failures) > 1 else ""
+            raise DataplaneError(failures[0] + more)
 
     def taps(self) -> frozenset[str]:
         return frozenset(_off_loop(self._tap_indexes).values())
@@ -320,15 +332,17 @@ class LinuxDataplane:
 
     # -- entries -----------------------------------------------------------------
 
-    def _flush(self, batch: kernel_entries.Batch) -> None:
+    def _flush(self, batch: kernel_entries.Batch, failures: list[str]) -> None:
+        """Send the pending entry requests; record each refusal, naming its op."""
         try:
             self._channel.send(batch.requests, batch.tolerated)
         except BatchError as exc:
-            index, _code = exc.failures[0]
-            more = f" (and {len(exc.failures) - 1} more)" if len(exc.failures) > 1 else ""
-            raise DataplaneError(f"{batch.ops[index]}: {exc}{more}") from exc
+            failures.extend(
+                f"{batch.ops[index]}: {os.strerror(code)} (errno {code})"
+                for index, code in exc.failures
+            )
         except OSError as exc:
-            raise DataplaneError(f"netlink batch of {len(batch.ops)} ops: {exc}") from exc
+            failures.append(f"netlink batch of {len(batch.ops)} ops: {exc}")
         finally:
             batch.clear()
 

@@ -288,3 +288,29 @@ def test_linux_works_and_closes_on_a_thread_running_an_event_loop() -> None:
                 dp.close()  # idempotent
 
         assert asyncio.run(agent_like()) == wanted(desired(ul))
+
+
+def test_a_refused_entry_is_named_and_a_replan_converges_around_it(
+    plane: tuple[Dataplane, Hands, Underlay],
+) -> None:
+    dp, _hands, ul = plane
+    other_family = "192.0.2.50" if ul.v6 else "2001:db8::50"
+    bad = HostState(
+        {
+            NET_A: NetworkState(
+                100,
+                1450,
+                Entries(
+                    frozenset(ul.peers),
+                    frozenset({Unicast(MAC1, ul.peers[0]), Unicast(MAC2, other_family)}),
+                    frozenset({Neigh("198.51.100.1", MAC1)}),
+                ),
+            )
+        }
+    )
+    with pytest.raises(DataplaneError, match=f"AddUnicast.*{MAC2}"):
+        converge(dp, bad)
+    with pytest.raises(DataplaneError, match=f"AddUnicast.*{MAC2}"):
+        converge(dp, bad)  # the re-plan holds only the refused entry
+    good = wanted(bad)[100] - Entries(unicast=frozenset({Unicast(MAC2, other_family)}))
+    assert entries_of(dp) == {100: good}

@@ -12,7 +12,7 @@ from l2pop.dataplane.fake import FakeDataplane
 
 NETS = {"aaaaaaaa-0001": 100, "bbbbbbbb-0002": 200, "cccccccc-0003": 300}
 MACS = [f"fa:16:3e:00:00:0{i}" for i in range(1, 6)]
-VTEPS = ["192.0.2.2", "192.0.2.3", "2001:db8::4"]
+VTEPS = ["192.0.2.2", "192.0.2.3", "192.0.2.4"]  # the family of the local tunnel IP
 IPS = ["198.51.100.1", "198.51.100.2", "2001:db8:100::1"]
 
 entries = st.builds(
