@@ -19,7 +19,7 @@ import contextlib
 import time
 
 from l2pop.agent.client import Bookmark, HostApi, UnknownLine, parse_line
-from l2pop.agent.desired import Held
+from l2pop.agent.desired import Held, touched_networks
 from l2pop.core import Host, PortStatus
 from l2pop.core.wire import WatchChange
 from l2pop.errors import GoneError, L2popError
@@ -110,10 +110,10 @@ class SimAgent:
             if failures >= RECONNECT_LIMIT:
                 return
             try:
-                async with self.api.watch(self.held.revision, WATCH_IDLE_TIMEOUT_S) as lines:
+                async with self.api.watch_batches(self.held.revision, WATCH_IDLE_TIMEOUT_S) as b:
                     failures = 0
-                    async for text in lines:
-                        await self._on_line(text)
+                    async for lines in b:
+                        await self._on_batch(lines)
             except GoneError:
                 await self.relist("gone")
             except _Misfit:
@@ -123,25 +123,47 @@ class SimAgent:
                 self.stats.watch_errors += 1
                 await asyncio.sleep(BACKOFF_S * failures)
 
-    async def _on_line(self, text: str) -> None:
+    async def _on_batch(self, texts: list[str]) -> None:
+        """Every line one network read brought: each is checked and applied to the held
+        state, then one scoped reconcile covers them all (as the agent does)."""
+        async with self._lock:
+            taken: list[tuple[WatchChange, int]] = []
+            networks: set[str] = set()
+            vnis: set[int] = set()
+            try:
+                for text in texts:
+                    change = self._take(text)
+                    if change is None:
+                        continue
+                    before = dict(self.held.ports)
+                    self.held.advance(change)
+                    self._check_targeted(change)
+                    networks |= touched_networks(change, before)
+                    vnis |= {nd.vni for nd in change.delta.networks.values()}
+                    taken.append((change, len(text) + 1))
+            finally:
+                if taken:
+                    self.stats.ops += await self.plane.change(self.held, networks, vnis)
+        now = time.perf_counter()
+        for change, nbytes in taken:
+            self._record(change, nbytes, now)
+        if any(change.ports for change, _ in taken):
+            await self._notify()
+
+    def _take(self, text: str) -> WatchChange | None:
         line = parse_line(text)
         if isinstance(line, Bookmark):
             self.held.revision = max(self.held.revision, line.revision)
             self.tracker.bookmarks += 1
-            return
+            return None
         if isinstance(line, UnknownLine) or line.revision <= self.held.revision:
-            return
+            return None
         if self.held.check(line) is not None:
             self.stats.misfits += 1
             raise _Misfit()
-        await self._apply(line, len(text) + 1)
+        return line
 
-    async def _apply(self, change: WatchChange, nbytes: int) -> None:
-        async with self._lock:
-            before = dict(self.held.ports)
-            self.held.advance(change)
-            self._check_targeted(change)
-            self.stats.ops += await self.plane.change(self.held, change, before)
+    def _record(self, change: WatchChange, nbytes: int, applied_at: float) -> None:
         self.stats.lines += 1
         networks = tuple(
             (net_id, -1 if nd.removed else len(nd.add) + len(nd.remove))
@@ -151,14 +173,12 @@ class SimAgent:
             LineRecord(
                 self.host.name,
                 change.revision,
-                time.perf_counter(),
+                applied_at,
                 nbytes,
                 networks,
                 tuple(p.id for p in change.ports),
             )
         )
-        if change.ports:
-            await self._notify()
 
     def _check_targeted(self, change: WatchChange) -> None:
         """After the line: every network it names is one this host has a port on, or left."""

@@ -9,11 +9,11 @@ nothing else; the reconciler attaches it.
 
 from __future__ import annotations
 
-from l2pop.agent.desired import Held, touched_networks
+from l2pop.agent.desired import Held
 from l2pop.agent.kernel import KernelView, Scope
 from l2pop.agent.metrics import AgentMetrics
 from l2pop.core import Entries, Host, HostState
-from l2pop.core.wire import HostPort, WatchChange
+from l2pop.core.wire import HostPort
 from l2pop.dataplane.base import Mode, tap_name
 from l2pop.dataplane.fake import FakeDataplane
 
@@ -37,11 +37,9 @@ class AgentPlane:
         self.view.stale = True
         return len(await self.view.reconcile(held, None))
 
-    async def change(self, held: Held, change: WatchChange, before: dict[str, HostPort]) -> int:
-        """After ``held.advance(change)``: reconcile only what the line touches."""
-        vnis = frozenset(nd.vni for nd in change.delta.networks.values())
-        scope = Scope(frozenset(touched_networks(change, before)), vnis)
-        return len(await self.view.reconcile(held, scope))
+    async def change(self, held: Held, networks: set[str], vnis: set[int]) -> int:
+        """After ``held.advance`` of a batch of lines: reconcile only what they touched."""
+        return len(await self.view.reconcile(held, Scope(frozenset(networks), frozenset(vnis))))
 
     async def plug(self, held: Held, port: HostPort) -> int:
         """A VM's tap appears for ``port``: attach it (a scoped reconcile)."""
