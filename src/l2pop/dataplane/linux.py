@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import select
 import socket
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -37,7 +35,8 @@ from l2pop.dataplane.base import (
 )
 from l2pop.dataplane.entries import Link
 from l2pop.dataplane.naming import VXLAN_PORT, bridge_mac, parse_mode, tunnel_ip
-from l2pop.dataplane.nlmsg import BatchError, NeighChannel, parse_link_names
+from l2pop.dataplane.nlmsg import BatchError, NeighChannel
+from l2pop.dataplane.tapwatch import TapWatch, is_tap
 from l2pop.errors import DataplaneError
 
 __all__ = ["LinuxDataplane"]
@@ -106,11 +105,11 @@ class LinuxDataplane:
             opened.append(self._ipr)
             self._channel = NeighChannel(self._socket(netns))
             opened.append(self._channel)
-            self._monitor = self._socket(netns)
-            opened.append(self._monitor)
-            self._monitor.bind((0, RTMGRP_LINK))
+            monitor = self._socket(netns)
+            opened.append(monitor)
+            monitor.bind((0, RTMGRP_LINK))
             self._underlay = self._find_underlay(interface)
-            self._known_taps = self._tap_indexes()
+            self._taps = TapWatch(monitor, lambda: _off_loop(self._tap_indexes))
         except (OSError, NetlinkError, DataplaneError) as exc:
             for thing in reversed(opened):
                 thing.close()
@@ -174,21 +173,7 @@ class LinuxDataplane:
         return frozenset(_off_loop(self._tap_indexes).values())
 
     def wait_tap_events(self, timeout: float) -> list[TapEvent]:
-        deadline = time.monotonic() + max(0.0, timeout)
-        events: list[TapEvent] = []
-        for _ in range(10_000):  # bounded: each pass reads or times out
-            left = deadline - time.monotonic()
-            if events or left <= 0:
-                break
-            if not select.select([self._monitor], [], [], left)[0]:
-                break
-            try:
-                data = self._monitor.recv(1 << 20)
-            except OSError:  # ENOBUFS: events were lost, compare with the kernel instead
-                events.extend(_off_loop(self._resync_taps))
-                continue
-            events.extend(self._tap_changes(data))
-        return events
+        return self._taps.wait(timeout)
 
     def close(self) -> None:
         """Idempotent; safe on the thread that runs the agent's event loop."""
@@ -196,7 +181,7 @@ class LinuxDataplane:
             self._closed = True
             _off_loop(self._ipr.close)
             self._channel.close()
-            self._monitor.close()
+            self._taps.close()
 
     # -- links ---------------------------------------------------------------------
 
@@ -351,26 +336,7 @@ class LinuxDataplane:
     def _tap_indexes(self) -> dict[int, str]:
         with self._lock:
             links = self._links()
-        return {link.index: link.name for link in links.values() if _is_tap(link.name)}
-
-    def _tap_changes(self, data: bytes) -> list[TapEvent]:
-        events: list[TapEvent] = []
-        for present, index, name in parse_link_names(data):
-            old = self._known_taps.get(index)
-            if old is not None and (not present or old != name):
-                del self._known_taps[index]
-                events.append(TapEvent(old, present=False))
-            if present and _is_tap(name) and old != name:
-                self._known_taps[index] = name
-                events.append(TapEvent(name, present=True))
-        return events
-
-    def _resync_taps(self) -> list[TapEvent]:
-        now = self._tap_indexes()
-        gone = [TapEvent(n, False) for i, n in self._known_taps.items() if now.get(i) != n]
-        new = [TapEvent(n, True) for i, n in now.items() if self._known_taps.get(i) != n]
-        self._known_taps = now
-        return gone + new
+        return {link.index: link.name for link in links.values() if is_tap(link.name)}
 
 
 def _off_loop(work: Callable[[], T]) -> T:
@@ -386,7 +352,3 @@ def _off_loop(work: Callable[[], T]) -> T:
         return work()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="l2pop-dataplane") as pool:
         return pool.submit(work).result()
-
-
-def _is_tap(name: str) -> bool:
-    return name.startswith("tap")
