@@ -36,6 +36,10 @@ class Replica:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, extra: Sequence[str] = ()) -> None:
+        self.spawn(extra)
+        self.wait_ready()
+
+    def spawn(self, extra: Sequence[str] = ()) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         token_file = self.workdir / "admin.token"
         token_file.write_text(self.token + "\n")
@@ -49,6 +53,9 @@ class Replica:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
             )
+
+    def wait_ready(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + STARTUP_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -107,8 +114,10 @@ def running_replicas(
     token = token or "admin-" + os.urandom(8).hex()
     replicas = [Replica(workdir / f"replica{i}", endpoints, prefix, token) for i in range(count)]
     try:
+        for replica in replicas:  # started side by side, then awaited
+            replica.spawn()
         for replica in replicas:
-            replica.start()
+            replica.wait_ready()
         yield replicas
     finally:
         for replica in replicas:
