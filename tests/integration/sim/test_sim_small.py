@@ -18,7 +18,7 @@ from l2pop.sim.report import build_result
 from l2pop.sim.runner import SimConfig, SimRun, run_simulation
 from l2pop.sim.workload import WorkloadConfig
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 CONFIG = WorkloadConfig(hosts=50, networks=15, ports=1000, events=300, seed=3)
 
@@ -32,7 +32,7 @@ def small_run() -> tuple[SimRun, dict[str, Any]]:
         tmpfs=True,
         change_timeout_s=15.0,
         settle_timeout_s=20.0,
-        time_limit_s=100.0,
+        time_limit_s=180.0,
     )
     run = run_simulation(config)
     return run, build_result(run, "pytest")
