@@ -94,6 +94,10 @@ def agent_command(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The agent's own log says what happened; the libraries' request-by-request and
+    # message-by-message lines would drown it (at DEBUG, thousands per resync).
+    for noisy in ("httpx", "httpcore", "pyroute2"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = AgentConfig(
             host=host,
