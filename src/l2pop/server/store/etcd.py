@@ -325,10 +325,10 @@ class EtcdStore:
                 continue
             if response.succeeded:
                 return await self._delivered(landed, int(response.header.revision), deadline)
-            if landed.done():  # an earlier attempt whose reply was lost did land
-                return landed.result()
             failed, head = failed_guard(self.layout, ops, response)
             await self._wait_delivered(head, deadline)
+            if landed.done():  # it failed on our own earlier attempt, whose reply was lost
+                return landed.result()
             raise failed
         raise StoreUnavailableError(f"etcd did not acknowledge within {self._write_timeout:g} s")
 
