@@ -75,7 +75,8 @@ def test_agent_restart_under_10ms_ping_loses_nothing_and_deletes_no_entry(
     time.sleep(0.3)  # the monitors subscribe
     ping = start_ping(overlay, "198.51.100.3", count=400, interval=0.01)
     time.sleep(0.5)
-    overlay.cp.stop_agent("host1")  # SIGTERM
+    stopped = overlay.cp.agents.pop("host1").stop()  # SIGTERM
+    assert stopped == 0, "SIGTERM is a clean stop: exit code 0"
     overlay.cp.start_agent("host1", mode=overlay.mode)
     log = overlay.fabric.workdir / "agent-host1.log"
     wait_for(lambda: log.read_text().count("watching ") >= 2, 10, "restarted agent watching")

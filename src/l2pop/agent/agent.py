@@ -143,7 +143,9 @@ class Agent:
             await api.aclose()
             if metrics_server is not None:
                 metrics_server.close()
-            self.dataplane.close()
+            # Like every dataplane call, off the loop: pyroute2's IPRoute.close() runs an
+            # event loop of its own and fails inside a running one.
+            await asyncio.to_thread(self.dataplane.close)
 
     # --- list + watch -----------------------------------------------------------------
 
