@@ -124,6 +124,8 @@ class EtcdClient:
             else credentials.password_file.read_text().rstrip("\r\n")
         )
         self._channels: dict[int, grpc.aio.Channel] = {}
+        # Stubs per (endpoint, service): building one makes every method's callable.
+        self._stubs: dict[tuple[int, str], Any] = {}
         self._current = 0
         self._token: str | None = None
 
@@ -183,6 +185,13 @@ class EtcdClient:
         if self._token is None:
             await self.authenticate(timeout)
 
+    def _stub(self, service: str) -> Any:
+        key = (self._current, service)
+        stub = self._stubs.get(key)
+        if stub is None:
+            stub = self._stubs[key] = _STUBS[service](self._channel())
+        return stub
+
     def channel(self) -> grpc.aio.Channel:
         """The channel to the current endpoint."""
         return self._channel()
@@ -193,7 +202,7 @@ class EtcdClient:
             index = self._current
             try:
                 await self.ready(timeout)
-                fn = getattr(_STUBS[stub](self._channel()), method)
+                fn = getattr(self._stub(stub), method)
                 return await fn(request, timeout=timeout, metadata=self.metadata())
             except grpc.aio.AioRpcError as exc:
                 if attempt == 0 and _is_auth_expired(exc):
@@ -227,5 +236,6 @@ class EtcdClient:
 
     async def close(self) -> None:
         channels, self._channels = self._channels, {}
+        self._stubs.clear()
         for channel in channels.values():
             await channel.close()

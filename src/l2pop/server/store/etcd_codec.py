@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aetcd import rpc
@@ -66,7 +67,7 @@ def encode_value(value: JSON) -> bytes:
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Layout:
     prefix: str
 
@@ -74,19 +75,19 @@ class Layout:
         if not self.prefix.startswith("/") or not self.prefix.endswith("/"):
             raise ValueError(f"etcd prefix {self.prefix!r} must start and end with '/'")
 
-    @property
+    @cached_property
     def start(self) -> bytes:
         return self.prefix.encode()
 
-    @property
+    @cached_property
     def end(self) -> bytes:
         return prefix_end(self.start)
 
-    @property
+    @cached_property
     def txn_key(self) -> bytes:
         return f"{self.prefix}txn".encode()
 
-    @property
+    @cached_property
     def compacted_key(self) -> bytes:
         return f"{self.prefix}compacted".encode()
 
