@@ -31,6 +31,7 @@ __all__ = ["MemoryConfig", "measure_memory"]
 _VM_BASE = ipaddress.IPv4Address("10.0.0.0")
 CURVE_POINTS = 20
 BUSY_RETRIES = 6
+MAX_FAILURES = 200  # ports that could not be loaded before the load stops
 T = TypeVar("T")
 
 
@@ -70,8 +71,9 @@ async def _busy_retry(call: Callable[[], Awaitable[T]]) -> T:
     for attempt in range(BUSY_RETRIES):
         try:
             return await call()
-        except ApiError as exc:
-            if exc.status != 503 or attempt == BUSY_RETRIES - 1:
+        except (ApiError, httpx.TimeoutException) as exc:
+            busy = isinstance(exc, httpx.TimeoutException) or exc.status == 503
+            if not busy or attempt == BUSY_RETRIES - 1:
                 raise
             await asyncio.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")  # pragma: no cover
@@ -146,11 +148,16 @@ async def _load(config: MemoryConfig, server: ServerProcess, progress: Any) -> d
                 curve.append([loaded, round(sampler.rss() / MIB, 1)])
             progress(loaded)
 
+        failures: list[str] = []
+
         async def worker(first: int) -> None:
             for i in range(first, config.ports, config.concurrency):
-                if time.perf_counter() > deadline:
-                    return  # out of time: report what was loaded, and the curve
-                await boot(i)
+                if time.perf_counter() > deadline or len(failures) >= MAX_FAILURES:
+                    return  # out of time (or the server gives up): report what was loaded
+                try:
+                    await boot(i)
+                except (ApiError, httpx.HTTPError) as exc:
+                    failures.append(f"port {i}: {type(exc).__name__}: {exc}"[:200])
 
         await asyncio.gather(*(worker(w) for w in range(config.concurrency)))
         load_s = time.perf_counter() - t0
@@ -176,6 +183,8 @@ async def _load(config: MemoryConfig, server: ServerProcess, progress: Any) -> d
         "rss_kib_per_port": round(per_port / 1024, 2),
         "server_rss_mib_at_target_linear": round((rss_idle + per_port * config.ports) / MIB, 1),
         "rss_curve_ports_mib": curve,
+        "failures": len(failures),
+        "failure_examples": failures[:5],
         "db_mib": round(server.db_path.stat().st_size / MIB, 1),
     }
 
