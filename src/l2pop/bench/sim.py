@@ -168,6 +168,9 @@ def register(bench: typer.Typer) -> None:
         memory_watchers: bool = typer.Option(
             True, help="Keep one watch stream per host open during the memory run."
         ),
+        memory_concurrency: int = typer.Option(
+            8, min=1, help="Port creations in flight during the memory load."
+        ),
         memory_time_limit: float = typer.Option(
             1800.0,
             min=10,
@@ -204,6 +207,7 @@ def register(bench: typer.Typer) -> None:
                 memory_ports,
                 memory_networks,
                 memory_watchers,
+                concurrency=memory_concurrency,
                 load_time_limit_s=memory_time_limit,
                 time_limit_s=memory_time_limit + 600,
             )

@@ -41,7 +41,7 @@ class MemoryConfig:
     ports: int = 100_000
     networks: int = 1000
     watchers: bool = True
-    concurrency: int = 16
+    concurrency: int = 8
     time_limit_s: float = 3600.0
     tmpfs: bool = True  # the RSS does not depend on where the file is; loading does
     load_time_limit_s: float = 1800.0  # stop loading then, report the RSS curve so far
