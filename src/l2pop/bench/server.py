@@ -67,6 +67,9 @@ async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
         "undelivered_after_10s": len(tracker.pending),
         "mean_fanout_hosts": round(sum(fanout) / max(1, len(fanout)), 1),
         "server_cpu_percent_during_load": round(100 * cpu_load / load["elapsed_s"], 1),
+        # CPU the server spent per acknowledged change (all its work: HTTP,
+        # store, core step, fan-out): 1000 / this = changes/s one free core allows.
+        "server_cpu_ms_per_change": round(1000 * cpu_load / max(1, load["acked"]), 3),
         "server_rss_mib": round(server.memory_info().rss / 2**20, 1),
     }
 
@@ -103,6 +106,9 @@ def register(bench: typer.Typer) -> None:
         ] = 20,
         duration: Annotated[float, typer.Option(min=1, max=MAX_DURATION_S)] = 20.0,
         concurrency: Annotated[int, typer.Option(min=1, max=1000, help="Writers.")] = 64,
+        rate: Annotated[
+            float, typer.Option(min=0, help="Offered changes/s (0: as fast as acknowledged).")
+        ] = 0.0,
         out: Annotated[Path | None, typer.Option(help="Write the result JSON here.")] = None,
         url: Annotated[
             str | None, typer.Option(help="Use this (empty) server instead of starting one.")
@@ -116,7 +122,7 @@ def register(bench: typer.Typer) -> None:
         """Status changes/s and ack-to-delivery latency against a real server (loopback)."""
         from l2pop.bench.server_load import LoadConfig
 
-        cfg = LoadConfig(hosts, networks, ports, hosts_per_network, duration, concurrency)
+        cfg = LoadConfig(hosts, networks, ports, hosts_per_network, duration, concurrency, rate)
         if url is not None:
             if token_file is None or pid is None:
                 raise typer.BadParameter("--url needs --token-file and --pid")

@@ -30,6 +30,7 @@ class LoadConfig:
     hosts_per_network: int = 20  # 0: every port on a random host
     duration: float = 20.0
     concurrency: int = 64
+    rate: float = 0.0  # changes/s offered; 0: as fast as the server acknowledges
     seed: int = 1
 
 
@@ -183,13 +184,25 @@ async def run_load(
     rng = random.Random(cfg.seed + 1)
     idle = list(fabric.ports)
     status = dict.fromkeys(fabric.ports, "BUILD")
-    deadline = time.perf_counter() + cfg.duration
+    start = time.perf_counter()
+    deadline = start + cfg.duration
     acked = [0]
+    sent = [0]
+
+    async def pace() -> None:
+        """With ``rate``, the n-th change leaves at start + n / rate."""
+        if cfg.rate > 0:
+            slot = start + sent[0] / cfg.rate
+            sent[0] += 1
+            delay = slot - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
 
     async def worker() -> None:
         conn = await Connection.open(host, port)
         try:
             while time.perf_counter() < deadline and idle:
+                await pace()
                 port_id = idle.pop(rng.randrange(len(idle)))
                 host_name, mac, net_id = fabric.ports[port_id]
                 new = "DOWN" if status[port_id] == "ACTIVE" else "ACTIVE"

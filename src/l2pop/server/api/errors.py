@@ -21,7 +21,7 @@ from l2pop.errors import (
     ValidationError,
 )
 
-__all__ = ["install_error_handlers", "neutron_error"]
+__all__ = ["error_response", "install_error_handlers", "neutron_error"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def neutron_error(status: int, type_: str, message: str, detail: str = "") -> JS
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _for_l2pop(exc: L2popError) -> JSONResponse:
+def error_response(exc: L2popError) -> JSONResponse:
     for cls, status, default_type in _MAPPING:
         if isinstance(exc, cls):
             type_ = str(getattr(exc, "neutron_type", default_type))
@@ -57,7 +57,7 @@ def _for_l2pop(exc: L2popError) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     async def on_l2pop(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, L2popError)
-        return _for_l2pop(exc)
+        return error_response(exc)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -156,7 +156,7 @@ class SQLiteStore:
         if self._writer is None or self._writer.done():
             raise StoreUnavailableError("the store is not running")
         future: asyncio.Future[ChangeRecord] = asyncio.get_running_loop().create_future()
-        await self._queue.put((list(ops), future))
+        self._queue.put_nowait((list(ops), future))
         return await future
 
     async def _write_loop(self) -> None:
