@@ -19,8 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
+from aetcd import rpc
 
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 STARTUP_S = 20.0
@@ -148,6 +150,18 @@ class EtcdCluster:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"etcd cluster not healthy: {self.log_tail(chosen[0])}")
+
+    def leader(self) -> int:
+        """Index of the member that is the raft leader now."""
+        for index, member in enumerate(self.members):
+            if not member.running:
+                continue
+            target = f"127.0.0.1:{member.client_port}"
+            with contextlib.suppress(grpc.RpcError), grpc.insecure_channel(target) as channel:
+                status = rpc.MaintenanceStub(channel).Status(rpc.StatusRequest(), timeout=2)
+                if status.leader == status.header.member_id:
+                    return index
+        raise RuntimeError("no member is the leader")
 
     def kill(self, index: int, sig: int = signal.SIGKILL) -> None:
         member = self.members[index]

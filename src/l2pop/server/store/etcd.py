@@ -60,6 +60,9 @@ __all__ = ["EtcdStore", "open_etcd_store"]
 log = logging.getLogger(__name__)
 
 WRITE_TIMEOUT_S = 5.0
+# One attempt of a write: a proposal lost with a dying leader is never answered
+# by etcd before its own 5 s timeout; give up sooner, check, and send again.
+WRITE_ATTEMPT_S = 2.0
 CONNECT_TIMEOUT_S = 10.0
 HEALTH_TIMEOUT_S = 1.0
 HEALTH_CACHE_S = 0.5
@@ -314,7 +317,8 @@ class EtcdStore:
         while (remaining := deadline - time.monotonic()) > 0:
             target = self._client.endpoint.target
             try:
-                response = await self._client.once("kv", "Txn", request, remaining)
+                attempt = min(WRITE_ATTEMPT_S, remaining)
+                response = await self._client.once("kv", "Txn", request, attempt)
             except grpc.aio.AioRpcError as exc:
                 if not is_retryable(exc):
                     detail = exc.details()
