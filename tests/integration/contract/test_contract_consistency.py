@@ -1,0 +1,116 @@
+"""DESIGN §5 decisions: read your writes, revisions (strictly increasing, kept across a
+restart), tokens surviving restarts, and 410 for a compacted revision."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from contract_support import (
+    Api,
+    ContractServer,
+    Watch,
+    assert_neutron_error,
+    compact_log,
+    running_server,
+    unique,
+)
+
+
+@pytest.fixture(scope="module")
+def restartable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
+    """A server of this module alone: its tests stop and start it (it is left running)."""
+    with running_server(tmp_path_factory.mktemp("restart")) as proc:
+        yield proc
+
+
+def test_every_acknowledged_write_is_already_in_state_with_a_higher_revision(
+    server: ContractServer, admin: Api
+) -> None:
+    net = admin.network()
+    h1, h2 = unique("ryw1"), unique("ryw2")
+    admin.host(h1, server.tunnel_ip())
+    ip2 = server.tunnel_ip()
+    t2 = admin.host(h2, ip2)
+    admin.port(net["id"], **{"binding:host_id": h1})
+    peer = admin.port(net["id"], **{"binding:host_id": h2})
+    agent = server.as_token(t2)
+    revisions = [admin.state(h1)["revision"]]
+    for i in range(10):
+        status = "ACTIVE" if i % 2 == 0 else "DOWN"
+        agent.report(h2, peer["id"], status)
+        state = admin.state(h1)
+        flood = state["networks"][net["id"]]["flood"]
+        assert flood == ([ip2] if status == "ACTIVE" else []), (i, status, flood)
+        revisions.append(state["revision"])
+        ip = f"198.51.100.{100 + i}"
+        admin.put(f"/v2.0/ports/{peer['id']}", {"port": {"fixed_ips": [{"ip_address": ip}]}})
+        neigh = admin.state(h1)["networks"][net["id"]]["neigh"]
+        assert neigh == ([{"ip": ip, "mac": peer["mac_address"]}] if status == "ACTIVE" else [])
+    assert all(a < b for a, b in itertools.pairwise(revisions)), revisions
+
+
+def test_network_mtu_updates_reach_state_at_once(server: ContractServer, admin: Api) -> None:
+    net = admin.network()
+    host = unique("mtu")
+    admin.host(host, server.tunnel_ip())
+    admin.port(net["id"], **{"binding:host_id": host})
+    admin.put(f"/v2.0/networks/{net['id']}", {"network": {"mtu": 1400}})
+    assert admin.state(host)["networks"][net["id"]]["mtu"] == 1400
+
+
+def test_revisions_and_tokens_survive_a_restart(restartable: ContractServer) -> None:
+    api = restartable.admin()
+    try:
+        name = unique("keep")
+        token = api.host(name, restartable.tunnel_ip())
+        net = api.network()
+        port = api.port(net["id"], **{"binding:host_id": name})
+        before = api.state(name)["revision"]
+        restartable.stop()
+        for stored in restartable.workdir.glob(restartable.db.name + "*"):
+            assert token.encode() not in stored.read_bytes(), f"token in clear in {stored}"
+        restartable.start()
+        agent = restartable.as_token(token)
+        assert agent.state(name)["revision"] == before, "no write happened in between"
+        agent.report(name, port["id"], "ACTIVE")
+        assert agent.state(name)["revision"] > before
+        watch = Watch(restartable.url, name, token, before)
+        try:
+            assert watch.status == 200, "a revision from before the restart is still retained"
+            [change] = watch.changes_until(agent.state(name)["revision"])
+            assert [p["status"] for p in change["ports"]] == ["ACTIVE"]
+        finally:
+            watch.close()
+    finally:
+        api.close()
+
+
+def test_a_compacted_revision_is_410_with_a_neutron_error(restartable: ContractServer) -> None:
+    api = restartable.admin()
+    try:
+        name = unique("gone")
+        token = api.host(name, restartable.tunnel_ip())
+        net = api.network()
+        port = api.port(net["id"], **{"binding:host_id": name})
+        old = api.state(name)["revision"]
+        api.report(name, port["id"], "ACTIVE")
+        restartable.stop()
+        compact_log(restartable.db)
+        restartable.start()
+        response = httpx.get(
+            f"{restartable.url}/v1/hosts/{name}/watch?revision={old}",
+            headers={"X-Auth-Token": token},
+            timeout=10,
+        )
+        assert_neutron_error(response, 410)
+        current = api.state(name)["revision"]
+        fresh = Watch(restartable.url, name, token, current)
+        try:
+            assert fresh.status == 200, "the revision /state answers is always watchable"
+        finally:
+            fresh.close()
+    finally:
+        api.close()
