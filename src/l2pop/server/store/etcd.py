@@ -43,6 +43,7 @@ from l2pop.server.store.base import (
     Op,
     StoredRecord,
 )
+from l2pop.server.store.etcd_barrier import SharedRead
 from l2pop.server.store.etcd_client import EtcdClient, EtcdCredentials, is_retryable
 from l2pop.server.store.etcd_codec import (
     Decoded,
@@ -90,6 +91,9 @@ class EtcdStore:
         self.layout = Layout(prefix)
         self._client = EtcdClient(endpoints, EtcdCredentials(ca, cert, key, user, password_file))
         self.liveness = HostLiveness(self._client, self.layout, liveness_ttl)
+        self._shared_barrier = SharedRead(
+            lambda: self._barrier_until(time.monotonic() + self._write_timeout)
+        )
         self._retain = retain
         self._write_timeout = write_timeout
         self._listeners: list[ChangeListener] = []
@@ -222,9 +226,10 @@ class EtcdStore:
     async def barrier(self) -> int:
         """Wait until this replica saw every write acknowledged anywhere; the revision.
 
-        (A linearizable read of the ``txn`` key, then the watch catching up.)
+        (A linearizable read of the ``txn`` key, then the watch catching up;
+        concurrent callers share the reads.)
         """
-        await self._barrier_until(time.monotonic() + self._write_timeout)
+        await self._shared_barrier()
         return self._revision
 
     # -- the change feed ------------------------------------------------------
