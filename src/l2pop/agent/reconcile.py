@@ -60,7 +60,7 @@ class LocalPort:
 
     @classmethod
     def from_host_port(cls, port: HostPort) -> LocalPort:
-        return cls(port.id, port.network_id, frozenset({port.mac_address}))
+        return cls(port.id, port.network_id, frozenset({port.mac_address}) | port.pair_macs)
 
 
 def programmable(state: NetworkState, local_macs: frozenset[str] = frozenset()) -> Entries:

@@ -59,6 +59,8 @@ class HostPort:
     status: PortStatus
     admin_state_up: bool
     deleted: bool = False
+    # MACs of its allowed address pairs: the agent must not send them to a peer.
+    pair_macs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,10 @@ def encode_host_port(port: Port, *, deleted: bool = False) -> JSON:
         "fixed_ips": [{"ip_address": ip} for ip in port.fixed_ips],
         "status": port.status.value,
         "admin_state_up": port.admin_state_up,
+        "allowed_address_pairs": [
+            {"ip_address": pair.ip_address, "mac_address": pair.mac_address or port.mac_address}
+            for pair in port.allowed_address_pairs
+        ],
     }
     if deleted:
         out["deleted"] = True
@@ -194,6 +200,13 @@ def decode_host_port(obj: object) -> HostPort:
         status=status,
         admin_state_up=_bool(body.get("admin_state_up", True), "admin_state_up"),
         deleted=_bool(body.get("deleted", False), "deleted"),
+        pair_macs=frozenset(
+            normalize_mac(
+                _obj(pair, "allowed_address_pairs").get("mac_address"),
+                "allowed_address_pairs.mac_address",
+            )
+            for pair in _list(body.get("allowed_address_pairs", []), "allowed_address_pairs")
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from l2pop.core import (
+    AddressPair,
     Delta,
     Entries,
     HostState,
@@ -24,6 +25,7 @@ from l2pop.core.wire import (
     decode_change,
     decode_delta,
     decode_entries,
+    decode_host_port,
     decode_state,
     encode_change,
     encode_delta,
@@ -79,6 +81,7 @@ def test_state_is_encoded_in_the_designed_shape() -> None:
                 "fixed_ips": [{"ip_address": "198.51.100.7"}],
                 "status": "BUILD",
                 "admin_state_up": True,
+                "allowed_address_pairs": [],
             }
         ],
         "networks": {
@@ -265,3 +268,17 @@ def test_port_flags_default_to_admin_up_and_not_deleted() -> None:
     del body["ports"][0]["admin_state_up"]
     (port,) = decode_state(body)[2]
     assert (port.admin_state_up, port.deleted) == (True, False)
+
+
+def test_pair_macs_reach_the_agent_with_the_port_mac_as_default() -> None:
+    port = Port(
+        "p1",
+        "n1",
+        MAC7,
+        allowed_address_pairs=(
+            AddressPair("198.51.100.50", "fa:16:3e:00:00:99"),
+            AddressPair("198.51.100.51"),
+        ),
+    )
+    decoded = decode_host_port(encode_host_port(port))
+    assert decoded.pair_macs == {"fa:16:3e:00:00:99", MAC7}
