@@ -22,7 +22,7 @@ from l2pop.agent.client import Bookmark, HostApi, UnknownLine, parse_line
 from l2pop.agent.desired import Held, touched_networks
 from l2pop.core import Host, PortStatus
 from l2pop.core.wire import WatchChange
-from l2pop.errors import GoneError, L2popError
+from l2pop.errors import GoneError, L2popError, ServerUnreachableError
 from l2pop.sim.plane import AgentPlane
 from l2pop.sim.tracker import LineRecord, RelistRecord, Tracker
 
@@ -31,17 +31,27 @@ __all__ = ["AgentStats", "SimAgent"]
 RECONNECT_LIMIT = 20  # consecutive failed watch attempts before the agent gives up
 MAX_STREAMS = 100_000  # streams opened over a run, at most (bounds the loop)
 BACKOFF_S = 0.05
-WATCH_IDLE_TIMEOUT_S = 30.0  # the server sends a bookmark at least every 5 s
+WATCH_IDLE_TIMEOUT_S = 30.0
+REPORT_ATTEMPTS = 3  # the server sends a bookmark at least every 5 s
 
 
 class AgentStats:
-    __slots__ = ("foreign_deltas", "lines", "misfits", "ops", "relists", "watch_errors")
+    __slots__ = (
+        "foreign_deltas",
+        "lines",
+        "misfits",
+        "ops",
+        "relists",
+        "report_retries",
+        "watch_errors",
+    )
 
     def __init__(self) -> None:
         self.lines = 0
         self.relists = 0
         self.ops = 0
         self.watch_errors = 0
+        self.report_retries = 0  # status reports sent again after a stale connection
         # lines that did not fit the held state (Held.check): the agent lists again
         self.misfits = 0
         # delta for a network on which the host has no bound port (must stay 0)
@@ -208,7 +218,16 @@ class SimAgent:
             if port is None:
                 raise L2popError(f"port {port_id} is not bound to {self.host.name}")
             self.stats.ops += await self.plane.plug(self.held, port)
-        await self.api.report_status(port_id, PortStatus.ACTIVE)
+        for attempt in range(REPORT_ATTEMPTS):
+            try:
+                await self.api.report_status(port_id, PortStatus.ACTIVE)
+                return
+            except ServerUnreachableError:
+                # HostApi tries each URL once; a keep-alive connection the server closed
+                # while it idled fails the first try (the agent's reporter retries too).
+                if attempt == REPORT_ATTEMPTS - 1:
+                    raise
+                self.stats.report_retries += 1
 
     def unplug(self, port_id: str) -> None:
         self.plane.unplug(port_id)

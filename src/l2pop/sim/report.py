@@ -147,6 +147,7 @@ def build_result(run: SimRun, command: str) -> JSON:
             "owner_line_conflicts": run.tracker.owner_conflicts,
             "foreign_network_deltas": sum(a.stats.foreign_deltas for a in run.agents.values()),
             "watch_errors": sum(a.stats.watch_errors for a in run.agents.values()),
+            "status_report_retries": sum(a.stats.report_retries for a in run.agents.values()),
             "failed_examples": [c.error for c in run.tracker.changes if c.error][:5],
             "late_owner_lines": sum(c.late for c in run.tracker.changes),
         },
