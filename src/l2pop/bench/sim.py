@@ -118,6 +118,8 @@ def run_bench(
             f"model at {hosts} hosts: {points[-1]['model']} ({time.perf_counter() - started:.1f} s)"
         )
     by_hosts = {p["hosts"]: p for p in points}
+    if points:  # written now too: the simulated runs may take long
+        _write(results_dir / "sim-scale.json", {"command": command, "points": points})
     cdf: dict[str, Any] = {}
     for hosts in sim_sizes:
         result = _simulate(hosts, law, rate, tmpfs, progress, command)
@@ -132,6 +134,26 @@ def run_bench(
     )
     for path in plot_all(cdf, points, plots_dir):
         typer.echo(f"plotted {path}")
+
+
+def replot(results_dir: Path, plots_dir: Path) -> list[Path]:
+    """Redraw the figures from the JSON results already written (no run)."""
+    from l2pop.sim.plots import plot_all
+
+    scale = json.loads((results_dir / "sim-scale.json").read_text())
+    points = scale["points"]
+    by_hosts = {p["hosts"]: p for p in points}
+    cdf: dict[str, Any] = {}
+    runs = sorted(results_dir.glob("sim-*-hosts.json"), key=lambda p: int(p.name.split("-")[1]))
+    for path in runs:
+        result = json.loads(path.read_text())
+        hosts = result["fabric"]["hosts"]
+        cdf[f"{hosts} hosts"] = {"churn": result["latency_cdf_ms"]["churn"]}
+        point = by_hosts.get(hosts)
+        if point is not None:
+            point["measured"] = result["messages"]["measured_per_change"]
+            point["measured_mean"] = result["entries_per_host"].get("mean")
+    return plot_all(cdf, points, plots_dir)
 
 
 def register(bench: typer.Typer) -> None:
@@ -182,12 +204,19 @@ def register(bench: typer.Typer) -> None:
         ),
         plots_dir: Annotated[Path, typer.Option(help="Where the figures go.")] = Path("docs/plots"),
         progress: bool = typer.Option(True, help="Show progress bars."),
+        plots_only: bool = typer.Option(
+            False, help="Only redraw the figures from the JSON results already written."
+        ),
     ) -> None:
         """Scale study: models to 10,000 hosts, real runs where the machine allows, memory.
 
         Writes bench/results/sim-*.json and docs/plots/{convergence_cdf,
         messages_per_change,entries_per_host}.{png,svg}.
         """
+        if plots_only:
+            for path in replot(results_dir, plots_dir):
+                typer.echo(f"plotted {path}")
+            return
         law = ScaleLaw(ports_per_host, networks_per_host, events_per_host, seed)
         run_bench(
             _sizes(model_sizes),
