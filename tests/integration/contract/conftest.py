@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from contract_support import Api, ContractServer, running_server
+from contract_support import (
+    SMALL_MAX_BODY,
+    VNI_HIGH,
+    VNI_LOW,
+    Api,
+    ContractServer,
+    running_server,
+)
 
 
 @pytest.fixture(scope="session")
@@ -16,10 +22,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]
         yield proc
 
 
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[ContractServer]:
-    """A server for one test alone (restarts, counts that must start from empty)."""
-    with running_server(tmp_path / "srv") as proc:
+@pytest.fixture(scope="session")
+def special(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
+    """A second server with a tiny ``--vni-range`` and ``--max-body``; tests may restart or
+    kill it (left running). Only the VNI allocation test creates networks without a VNI."""
+    extra = ["--vni-range", f"{VNI_LOW}:{VNI_HIGH}", "--max-body", str(SMALL_MAX_BODY)]
+    with running_server(tmp_path_factory.mktemp("special"), extra) as proc:
         yield proc
 
 

@@ -26,12 +26,16 @@ import httpx
 
 __all__ = [
     "L2POP",
+    "SMALL_MAX_BODY",
+    "VNI_HIGH",
+    "VNI_LOW",
     "Api",
     "ContractServer",
     "Watch",
     "assert_neutron_error",
     "compact_log",
     "free_port",
+    "fresh_vni",
     "running_server",
     "unique",
 ]
@@ -40,6 +44,9 @@ L2POP = Path("/work/main/.venv/bin/l2pop")
 if not L2POP.exists():  # a fresh clone elsewhere: the venv next to this checkout
     L2POP = Path(__file__).resolve().parents[3] / ".venv" / "bin" / "l2pop"
 STARTUP_S = 20.0
+# The special server's flags: a tiny VNI range and body limit (DESIGN --vni-range, --max-body).
+VNI_LOW, VNI_HIGH = 5000, 5003
+SMALL_MAX_BODY = 4096
 
 
 def free_port() -> int:
@@ -47,6 +54,11 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def fresh_vni() -> int:
+    """An explicit VNI far from every ``--vni-range`` of the suite, almost surely unused."""
+    return 100_000 + uuid.uuid4().int % 16_000_000
 
 
 def unique(prefix: str) -> str:
@@ -128,6 +140,7 @@ class ContractServer:
     token: str = field(default_factory=lambda: "admin-" + os.urandom(8).hex())
     process: subprocess.Popen[bytes] | None = None
     _tail_ip: int = 0
+    _clients: list[Api] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -144,8 +157,8 @@ class ContractServer:
             str(L2POP), "server", "--db", str(self.db), "--listen", f"127.0.0.1:{self.port}",
             "--admin-token-file", str(token_file), *self.extra,
         ]  # fmt: skip
-        log = (self.workdir / "server.log").open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        with (self.workdir / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + STARTUP_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -167,14 +180,30 @@ class ContractServer:
             process.kill()
             process.wait(timeout=10)
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs (DESIGN §6: acknowledged writes survive it)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
     def log_tail(self) -> str:
         return (self.workdir / "server.log").read_text(errors="replace")[-3000:]
 
     def admin(self, header: str = "X-Auth-Token") -> Api:
-        return Api(self.url, self.token, header)
+        return self._keep(Api(self.url, self.token, header))
 
     def as_token(self, token: str | None) -> Api:
-        return Api(self.url, token)
+        return self._keep(Api(self.url, token))
+
+    def _keep(self, api: Api) -> Api:
+        """Clients are closed with the server (``running_server``), tests need not."""
+        self._clients.append(api)
+        return api
+
+    def close_clients(self) -> None:
+        for api in self._clients:
+            api.close()
+        self._clients.clear()
 
     def tunnel_ip(self) -> str:
         """A tunnel IP (documentation range 192.0.2.0/24, then 2001:db8::/64) not used yet."""
@@ -193,6 +222,7 @@ def running_server(workdir: Path, extra: Sequence[str] = ()) -> Iterator[Contrac
         yield server
     finally:
         server.stop()
+        server.close_clients()
 
 
 class Watch:

@@ -4,26 +4,17 @@ restart), tokens surviving restarts, and 410 for a compacted revision."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from contract_support import (
     Api,
     ContractServer,
     Watch,
     assert_neutron_error,
     compact_log,
-    running_server,
+    fresh_vni,
     unique,
 )
-
-
-@pytest.fixture(scope="module")
-def restartable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    """A server of this module alone: its tests stop and start it (it is left running)."""
-    with running_server(tmp_path_factory.mktemp("restart")) as proc:
-        yield proc
 
 
 def test_every_acknowledged_write_is_already_in_state_with_a_higher_revision(
@@ -61,23 +52,23 @@ def test_network_mtu_updates_reach_state_at_once(server: ContractServer, admin: 
     assert admin.state(host)["networks"][net["id"]]["mtu"] == 1400
 
 
-def test_revisions_and_tokens_survive_a_restart(restartable: ContractServer) -> None:
-    api = restartable.admin()
+def test_revisions_and_tokens_survive_a_restart(special: ContractServer) -> None:
+    api = special.admin()
     try:
         name = unique("keep")
-        token = api.host(name, restartable.tunnel_ip())
-        net = api.network()
+        token = api.host(name, special.tunnel_ip())
+        net = api.network(**{"provider:segmentation_id": fresh_vni()})
         port = api.port(net["id"], **{"binding:host_id": name})
         before = api.state(name)["revision"]
-        restartable.stop()
-        for stored in restartable.workdir.glob(restartable.db.name + "*"):
+        special.stop()
+        for stored in special.workdir.glob(special.db.name + "*"):
             assert token.encode() not in stored.read_bytes(), f"token in clear in {stored}"
-        restartable.start()
-        agent = restartable.as_token(token)
+        special.start()
+        agent = special.as_token(token)
         assert agent.state(name)["revision"] == before, "no write happened in between"
         agent.report(name, port["id"], "ACTIVE")
         assert agent.state(name)["revision"] > before
-        watch = Watch(restartable.url, name, token, before)
+        watch = Watch(special.url, name, token, before)
         try:
             assert watch.status == 200, "a revision from before the restart is still retained"
             [change] = watch.changes_until(agent.state(name)["revision"])
@@ -88,29 +79,75 @@ def test_revisions_and_tokens_survive_a_restart(restartable: ContractServer) -> 
         api.close()
 
 
-def test_a_compacted_revision_is_410_with_a_neutron_error(restartable: ContractServer) -> None:
-    api = restartable.admin()
+def test_a_compacted_revision_is_410_with_a_neutron_error(special: ContractServer) -> None:
+    api = special.admin()
     try:
         name = unique("gone")
-        token = api.host(name, restartable.tunnel_ip())
-        net = api.network()
+        token = api.host(name, special.tunnel_ip())
+        net = api.network(**{"provider:segmentation_id": fresh_vni()})
         port = api.port(net["id"], **{"binding:host_id": name})
         old = api.state(name)["revision"]
         api.report(name, port["id"], "ACTIVE")
-        restartable.stop()
-        compact_log(restartable.db)
-        restartable.start()
+        special.stop()
+        compact_log(special.db)
+        special.start()
         response = httpx.get(
-            f"{restartable.url}/v1/hosts/{name}/watch?revision={old}",
+            f"{special.url}/v1/hosts/{name}/watch?revision={old}",
             headers={"X-Auth-Token": token},
             timeout=10,
         )
         assert_neutron_error(response, 410)
         current = api.state(name)["revision"]
-        fresh = Watch(restartable.url, name, token, current)
+        fresh = Watch(special.url, name, token, current)
         try:
             assert fresh.status == 200, "the revision /state answers is always watchable"
         finally:
             fresh.close()
     finally:
         api.close()
+
+
+def test_acknowledged_writes_survive_a_kill_9(special: ContractServer) -> None:
+    api = special.admin()
+    try:
+        name = unique("k9")
+        token = api.host(name, special.tunnel_ip())
+        net = api.network(mtu=1400, **{"provider:segmentation_id": fresh_vni()})
+        port = api.port(net["id"], **{"binding:host_id": name})
+        api.report(name, port["id"], "ACTIVE")
+        before = api.state(name)
+        special.kill()
+        special.start()
+        assert special.as_token(token).state(name) == before
+        assert api.get(f"/v2.0/ports/{port['id']}")["port"]["status"] == "ACTIVE"
+    finally:
+        api.close()
+
+
+def test_bad_input_changes_nothing(server: ContractServer, admin: Api) -> None:
+    host = unique("bad")
+    token = admin.host(host, server.tunnel_ip())
+    net = admin.network()
+    port = admin.port(net["id"], **{"binding:host_id": host})
+    networks, ports = admin.get("/v2.0/networks"), admin.get("/v2.0/ports")
+    before = admin.state(host)
+    bad: list[tuple[str, str, object]] = [
+        ("POST", "/v2.0/networks", {"network": {"provider:segmentation_id": "7"}}),
+        ("POST", "/v2.0/networks", {"network": {"mtu": -1}}),
+        ("PUT", f"/v2.0/networks/{net['id']}", {"network": {"provider:segmentation_id": 9}}),
+        ("POST", "/v2.0/ports", {"port": {"network_id": net["id"], "fixed_ips": [{}]}}),
+        ("POST", "/v2.0/ports", {"port": {"network_id": net["id"], "mac_address": "x"}}),
+        ("PUT", f"/v2.0/ports/{port['id']}", {"port": {"admin_state_up": "no"}}),
+        ("PUT", f"/v2.0/ports/{port['id']}", {"port": {"fixed_ips": [{"ip_address": "1"}]}}),
+        ("POST", "/v1/hosts", {"name": host, "tunnel_ip": "not an ip"}),
+        ("PUT", f"/v1/hosts/{host}/ports/{port['id']}/status", {"status": "UP"}),
+    ]
+    for method, path, body in bad:
+        response = admin.http.request(method, path, json=body)
+        assert 400 <= response.status_code < 500, (method, path, response.text)
+    agent = server.as_token(token)
+    response = agent.http.put(f"/v1/hosts/{host}/ports/{port['id']}/status", json=[])
+    assert_neutron_error(response, 400)
+    assert admin.get("/v2.0/networks") == networks
+    assert admin.get("/v2.0/ports") == ports
+    assert admin.state(host) == before, "not even the revision moved"

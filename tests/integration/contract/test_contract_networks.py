@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from contract_support import Api, ContractServer, assert_neutron_error, running_server, unique
-
-VNI_LOW = 5000
-
-
-@pytest.fixture(scope="module")
-def small_range(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    workdir = tmp_path_factory.mktemp("vni")
-    with running_server(
-        workdir, ["--vni-range", f"{VNI_LOW}:{VNI_LOW + 3}", "--max-body", "4096"]
-    ) as proc:
-        yield proc
-
-
-def _fresh_vni() -> int:
-    return 100_000 + uuid.uuid4().int % 16_000_000
+from contract_support import (
+    SMALL_MAX_BODY,
+    VNI_HIGH,
+    VNI_LOW,
+    Api,
+    ContractServer,
+    assert_neutron_error,
+    fresh_vni,
+    unique,
+)
 
 
 def test_create_answers_201_with_the_neutron_network_shape(admin: Api) -> None:
-    vni = _fresh_vni()
+    vni = fresh_vni()
     name = unique("n")
     net = admin.post(
         "/v2.0/networks",
@@ -52,8 +45,8 @@ def test_create_answers_201_with_the_neutron_network_shape(admin: Api) -> None:
     assert net in listed["networks"]
 
 
-def test_no_vni_gets_the_lowest_free_one_of_the_vni_range(small_range: ContractServer) -> None:
-    api = small_range.admin()
+def test_no_vni_gets_the_lowest_free_one_of_the_vni_range(special: ContractServer) -> None:
+    api = special.admin()
     try:
         explicit = api.network(**{"provider:segmentation_id": VNI_LOW})
         first = api.network()
@@ -64,7 +57,7 @@ def test_no_vni_gets_the_lowest_free_one_of_the_vni_range(small_range: ContractS
         api.delete(f"/v2.0/networks/{explicit['id']}")
         assert api.network()["provider:segmentation_id"] == VNI_LOW
         assert api.network()["provider:segmentation_id"] == VNI_LOW + 1
-        assert api.network()["provider:segmentation_id"] == VNI_LOW + 3
+        assert api.network()["provider:segmentation_id"] == VNI_HIGH
         exhausted = api.http.post("/v2.0/networks", json={"network": {"name": "full"}})
         assert 400 <= exhausted.status_code < 600
         assert exhausted.status_code != 500
@@ -73,15 +66,26 @@ def test_no_vni_gets_the_lowest_free_one_of_the_vni_range(small_range: ContractS
         api.close()
 
 
-def test_max_body_sets_the_413_limit(small_range: ContractServer) -> None:
-    api = small_range.admin()
+def test_the_default_vni_range_is_1000_to_1999_lowest_free_first(admin: Api) -> None:
+    used = {n["provider:segmentation_id"] for n in admin.get("/v2.0/networks")["networks"]}
+    free = [vni for vni in range(1000, 2000) if vni not in used]
+    first = admin.network()
+    assert first["provider:segmentation_id"] == free[0]
+    second = admin.network()
+    assert second["provider:segmentation_id"] == free[1]
+    admin.delete(f"/v2.0/networks/{first['id']}")
+    assert admin.network()["provider:segmentation_id"] == free[0], "a freed VNI is reused"
+
+
+def test_max_body_sets_the_413_limit(special: ContractServer) -> None:
+    api = special.admin()
     headers = {"Content-Type": "application/json"}
     try:
-        body = json.dumps({"network": {"name": "small", "provider:segmentation_id": 7000}})
-        over = body + " " * (4097 - len(body))
+        body = json.dumps({"network": {"name": "small", "provider:segmentation_id": fresh_vni()}})
+        over = body + " " * (SMALL_MAX_BODY + 1 - len(body))
         response = api.http.post("/v2.0/networks", content=over, headers=headers)
         assert_neutron_error(response, 413)
-        under = body + " " * (4000 - len(body))
+        under = body + " " * (SMALL_MAX_BODY - 64 - len(body))
         response = api.http.post("/v2.0/networks", content=under, headers=headers)
         assert response.status_code == 201, response.text
     finally:
@@ -122,7 +126,7 @@ def test_the_vni_limits_are_accepted(admin: Api) -> None:
 
 
 def test_a_duplicate_vni_is_409(admin: Api) -> None:
-    vni = _fresh_vni()
+    vni = fresh_vni()
     admin.network(**{"provider:segmentation_id": vni})
     body = {"network": {"name": "dup", "provider:segmentation_id": vni}}
     assert_neutron_error(admin.http.post("/v2.0/networks", json=body), 409)
@@ -144,7 +148,7 @@ def test_name_mtu_and_admin_state_up_are_updatable(admin: Api) -> None:
 
 def test_changing_the_vni_is_400_and_changes_nothing(admin: Api) -> None:
     net = admin.network()
-    body = {"network": {"provider:segmentation_id": _fresh_vni()}}
+    body = {"network": {"provider:segmentation_id": fresh_vni()}}
     assert_neutron_error(admin.http.put(f"/v2.0/networks/{net['id']}", json=body), 400)
     assert admin.get(f"/v2.0/networks/{net['id']}")["network"] == net
 
