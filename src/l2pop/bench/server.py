@@ -48,8 +48,10 @@ async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
     tasks = await watch_all(host, int(port), fabric, revision, tracker)
     server = psutil.Process(pid)
     cpu_before = sum(server.cpu_times()[:2])
+    client_before = time.process_time()
     load = await run_load(host, int(port), fabric, cfg, tracker)
     cpu_load = sum(server.cpu_times()[:2]) - cpu_before
+    client_cpu = time.process_time() - client_before
     drain_deadline = time.perf_counter() + 10
     while tracker.pending and time.perf_counter() < drain_deadline:
         await asyncio.sleep(0.05)
@@ -71,6 +73,9 @@ async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
         # store, core step, fan-out): 1000 / this = changes/s one free core allows.
         "server_cpu_ms_per_change": round(1000 * cpu_load / max(1, load["acked"]), 3),
         "server_rss_mib": round(server.memory_info().rss / 2**20, 1),
+        # The load generator shares the machine: near 100 % it is the bottleneck.
+        "bench_client_cpu_percent": round(100 * client_cpu / load["elapsed_s"], 1),
+        "machine_load_average_1m": round(psutil.getloadavg()[0], 2),
     }
 
 
