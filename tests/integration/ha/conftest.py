@@ -13,10 +13,21 @@ from etcdcluster import EtcdCluster, etcd_cluster
 from replicas import Replica, running_replicas
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[EtcdCluster]:
-    with etcd_cluster(tmp_path / "etcd", size=3) as started:
+@pytest.fixture(scope="session")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdCluster]:
+    """One three-member cluster for the session (each test writes under its own prefix)."""
+    with etcd_cluster(tmp_path_factory.mktemp("etcd3"), size=3) as started:
         yield started
+
+
+@pytest.fixture
+def cluster(shared_cluster: EtcdCluster) -> Iterator[EtcdCluster]:
+    """The shared cluster, all members up; members a test killed are started again."""
+    yield shared_cluster
+    for index, member in enumerate(shared_cluster.members):
+        if not member.running:
+            shared_cluster.start_member(index)
+    shared_cluster.wait_healthy()
 
 
 @pytest.fixture
