@@ -50,14 +50,17 @@ class MemoryConfig:
 async def _watch_and_drop(
     client: httpx.AsyncClient, host: str, token: str, stop: asyncio.Event
 ) -> None:
-    """Keep one watch stream open until ``stop``; read and drop its lines."""
+    """What an agent does: list ``/state``, then keep a watch open from its revision
+    until ``stop``; its lines are read and dropped."""
     headers = {"X-Auth-Token": token}
-    timeout = httpx.Timeout(10.0, read=None)
+    timeout = httpx.Timeout(30.0, read=None)
     with contextlib.suppress(httpx.HTTPError):
+        state = await client.get(f"/v1/hosts/{host}/state", headers=headers)
+        revision = str(state.json()["revision"])
         async with client.stream(
             "GET",
             f"/v1/hosts/{host}/watch",
-            params={"revision": "0"},
+            params={"revision": revision},
             headers=headers,
             timeout=timeout,
         ) as response:
