@@ -129,6 +129,8 @@ def run_bench(
         if point is not None:
             point["measured"] = result["messages"]["measured_per_change"]
             point["measured_mean"] = result["entries_per_host"].get("mean")
+    if not points:
+        return  # nothing modelled (a memory-only run): keep the last scale study
     _write(
         results_dir / "sim-scale.json", {"command": command, "machine": machine(), "points": points}
     )
