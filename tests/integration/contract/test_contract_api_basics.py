@@ -139,5 +139,8 @@ def test_the_documented_openstacksdk_snippet_works_unmodified(server: ContractSe
         assert net.provider_segmentation_id == vni
         assert port.status == "BUILD", "bound to a host not registered: BUILD"
         assert [p.id for p in conn.network.ports(network_id=net.id)] == [port.id]
+        by_host = conn.network.ports(binding_host_id=port.binding_host_id)
+        assert [p.id for p in by_host] == [port.id]
+        assert conn.network.get_network(net.id).provider_segmentation_id == vni
     finally:
         conn.close()

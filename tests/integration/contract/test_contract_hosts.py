@@ -193,6 +193,16 @@ def test_reporting_a_port_bound_to_another_host_under_ones_own_name_is_403(
     assert admin.get(f"/v2.0/ports/{pair.ports[1]['id']}")["port"]["status"] == "BUILD"
 
 
+def test_reporting_an_unbound_port_is_403(server: ContractServer, admin: Api) -> None:
+    pair = _pair(server, admin)
+    loose = admin.port(pair.net["id"])
+    path = f"/v1/hosts/{pair.hosts[0]}/ports/{loose['id']}/status"
+    assert_neutron_error(
+        server.as_token(pair.tokens[0]).http.put(path, json={"status": "ACTIVE"}), 403
+    )
+    assert admin.get(f"/v2.0/ports/{loose['id']}")["port"]["status"] == "DOWN"
+
+
 def test_an_unknown_port_on_ones_own_host_is_404(server: ContractServer, admin: Api) -> None:
     pair = _pair(server, admin)
     h1 = server.as_token(pair.tokens[0])

@@ -125,6 +125,7 @@ def test_list_filters_select_ports(server: ContractServer, admin: Api) -> None:
 
     assert ids(f"network_id={nid}") == {unbound["id"], bound["id"], active["id"]}
     assert ids(f"binding:host_id={host}") == {bound["id"], active["id"]}
+    assert ids(f"binding%3Ahost_id={host}") == {bound["id"], active["id"]}, "as requests sends it"
     assert ids(f"network_id={nid}&status=ACTIVE") == {active["id"]}
     assert ids(f"network_id={nid}&status=BUILD") == {bound["id"]}
     assert ids(f"network_id={nid}&status=DOWN") == {unbound["id"]}

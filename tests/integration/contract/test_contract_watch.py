@@ -77,7 +77,10 @@ def test_a_change_of_an_own_port_carries_its_record_and_a_leaving_network_is_rem
         port = admin.port(net["id"], **{"binding:host_id": h1})
         [joined] = watch.changes_until(_revision(admin, h1))
         assert [p["id"] for p in joined["ports"]] == [port["id"]]
-        assert joined["ports"][0]["status"] == "BUILD"
+        record = joined["ports"][0]
+        assert set(record) >= {"id", "network_id", "mac_address", "fixed_ips", "status"}
+        assert record["admin_state_up"] is True
+        assert (record["status"], record["mac_address"]) == ("BUILD", port["mac_address"])
         assert net["id"] in joined["networks"]
         admin.delete(f"/v2.0/ports/{port['id']}")
         [left] = watch.changes_until(_revision(admin, h1))
@@ -147,3 +150,46 @@ def test_a_malformed_watch_revision_is_400(
         timeout=10,
     )
     assert_neutron_error(response, 400)
+
+
+def test_revisions_that_do_not_change_a_hosts_state_produce_no_change_line(
+    server: ContractServer, admin: Api
+) -> None:
+    net = admin.network()
+    (h1, _, t1), (h2, ip2, t2) = _host(server, admin), _host(server, admin)
+    admin.port(net["id"], **{"binding:host_id": h1})
+    start = _revision(admin, h1)
+    watch = Watch(server.url, h1, t1, start)
+    try:
+        peer = admin.port(net["id"], **{"binding:host_id": h2})  # BUILD: not published
+        admin.put(f"/v2.0/networks/{net['id']}", {"network": {"name": unique("renamed")}})
+        admin.put(f"/v2.0/ports/{peer['id']}", {"port": {"name": "vm-name"}})
+        quiet = _revision(admin, h1)
+        assert quiet > start, "three writes happened"
+        server.as_token(t2).report(h2, peer["id"], "ACTIVE")
+        now = _revision(admin, h1)
+        changes = watch.changes_until(now)
+        assert [c["revision"] for c in changes] == [now], changes
+        assert changes[0]["networks"][net["id"]]["add"]["flood"] == [ip2]
+    finally:
+        watch.close()
+
+
+def test_change_revisions_increase_strictly_along_a_stream(
+    server: ContractServer, admin: Api
+) -> None:
+    net = admin.network()
+    (h1, _, t1), (h2, _, t2) = _host(server, admin), _host(server, admin)
+    admin.port(net["id"], **{"binding:host_id": h1})
+    peer = admin.port(net["id"], **{"binding:host_id": h2})
+    watch = Watch(server.url, h1, t1, _revision(admin, h1))
+    try:
+        agent = server.as_token(t2)
+        for i in range(6):
+            agent.report(h2, peer["id"], "ACTIVE" if i % 2 == 0 else "DOWN")
+        changes = watch.changes_until(_revision(admin, h1))
+        revisions = [c["revision"] for c in changes]
+        assert len(revisions) == 6
+        assert revisions == sorted(set(revisions)), revisions
+    finally:
+        watch.close()
