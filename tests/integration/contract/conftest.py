@@ -25,9 +25,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]
 @pytest.fixture(scope="session")
 def special(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
     """A second server with a tiny ``--vni-range`` and ``--max-body``; tests may restart or
-    kill it (left running). Only the VNI allocation test creates networks without a VNI."""
+    kill it (left running). Only the VNI allocation test creates networks without a VNI.
+    It runs without ``--db`` in its own working directory: DESIGN's default ``./l2pop.db``."""
     extra = ["--vni-range", f"{VNI_LOW}:{VNI_HIGH}", "--max-body", str(SMALL_MAX_BODY)]
-    with running_server(tmp_path_factory.mktemp("special"), extra) as proc:
+    with running_server(tmp_path_factory.mktemp("special"), extra, default_db=True) as proc:
         yield proc
 
 

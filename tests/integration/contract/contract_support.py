@@ -136,6 +136,7 @@ class ContractServer:
 
     workdir: Path
     extra: Sequence[str] = ()
+    default_db: bool = False  # no --db: the server's default ./l2pop.db in its cwd (workdir)
     port: int = field(default_factory=free_port)
     token: str = field(default_factory=lambda: "admin-" + os.urandom(8).hex())
     process: subprocess.Popen[bytes] | None = None
@@ -148,17 +149,20 @@ class ContractServer:
 
     @property
     def db(self) -> Path:
-        return self.workdir / "contract.db"
+        return self.workdir / ("l2pop.db" if self.default_db else "contract.db")
 
     def start(self) -> None:
         token_file = self.workdir / "admin.token"
         token_file.write_text(self.token + "\n")
+        db = [] if self.default_db else ["--db", str(self.db)]
         command = [
-            str(L2POP), "server", "--db", str(self.db), "--listen", f"127.0.0.1:{self.port}",
+            str(L2POP), "server", *db, "--listen", f"127.0.0.1:{self.port}",
             "--admin-token-file", str(token_file), *self.extra,
         ]  # fmt: skip
         with (self.workdir / "server.log").open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                command, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + STARTUP_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -214,9 +218,11 @@ class ContractServer:
 
 
 @contextlib.contextmanager
-def running_server(workdir: Path, extra: Sequence[str] = ()) -> Iterator[ContractServer]:
+def running_server(
+    workdir: Path, extra: Sequence[str] = (), default_db: bool = False
+) -> Iterator[ContractServer]:
     workdir.mkdir(parents=True, exist_ok=True)
-    server = ContractServer(workdir, extra)
+    server = ContractServer(workdir, extra, default_db)
     server.start()
     try:
         yield server

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
+import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
-from contract_support import L2POP, free_port
+from contract_support import L2POP, ContractServer, free_port, fresh_vni, unique
 
 
 def _run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -53,35 +51,13 @@ def test_db_and_etcd_together_is_an_error_at_start(tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists(), "nothing is created by a refused start"
 
 
-def test_sqlite_in_the_working_directory_is_the_default_store(tmp_path: Path) -> None:
-    token = tmp_path / "admin.token"
-    token.write_text("t\n")
-    port = free_port()
-    command = [
-        str(L2POP),
-        "server",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--admin-token-file",
-        str(token),
-    ]
-    with (tmp_path / "server.log").open("ab") as log:
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.05)
-        answer = httpx.post(
-            f"http://127.0.0.1:{port}/v2.0/networks",
-            json={"network": {"name": "d"}},
-            headers={"X-Auth-Token": "t"},
-            timeout=10,
-        )
-        assert answer.status_code == 201, answer.text
-        assert (tmp_path / "l2pop.db").exists()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def test_sqlite_in_the_working_directory_is_the_default_store(special: ContractServer) -> None:
+    """The special server runs without ``--db`` (see conftest)."""
+    name = unique("default-db")
+    api = special.admin()
+    api.network(name=name, **{"provider:segmentation_id": fresh_vni()})
+    assert "--db" not in special.extra
+    assert special.db == special.workdir / "l2pop.db"
+    assert special.db.exists()
+    with sqlite3.connect(special.db) as conn:
+        assert conn.execute("PRAGMA quick_check").fetchone() == ("ok",)
