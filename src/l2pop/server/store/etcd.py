@@ -235,11 +235,22 @@ class EtcdStore:
     # -- the change feed ------------------------------------------------------
 
     async def _follow(self) -> None:
+        """The change feed; if it cannot go on, the replica stops writing (/healthz 503,
+        a supervisor restarts it and the view is rebuilt), as the SQLite store does."""
         try:
             await follow(self._client, self.layout, lambda: self._next, self._deliver, self._stop)
         except Compacted as exc:
-            self._broken = str(exc)
-            log.error("etcd watch fell behind compaction (%s): restart this replica", exc)
+            self._stop_writing(f"the etcd watch fell behind compaction ({exc})")
+        except Exception as exc:  # a listener failed on a committed change
+            log.exception("applying committed changes failed")
+            self._stop_writing(f"applying committed changes failed: {exc!r}")
+
+    def _stop_writing(self, reason: str) -> None:
+        self._broken = reason
+        log.error("the etcd store stops: %s; restart this replica", reason)
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(StoreUnavailableError("the server must restart"))
 
     def _deliver(self, events: list[Any]) -> None:
         self.liveness.on_events(events)
@@ -262,10 +273,7 @@ class EtcdStore:
         self._recent.append(record)
         if record.revision > self._listen_after:
             for listener in self._listeners:
-                try:
-                    listener(record)
-                except Exception:
-                    log.exception("a change listener failed at revision %d", record.revision)
+                listener(record)  # a failure ends the feed (_follow)
         waiter = self._waiting.get(decoded.txn_id or "")
         if waiter is not None and not waiter.done():
             waiter.set_result(record)
