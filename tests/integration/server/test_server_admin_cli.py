@@ -13,7 +13,8 @@ from l2pop.cli import build_app
 
 
 def _cli(server: ServerProc, *args: str) -> Any:
-    env = {"L2POP_URL": server.url, "L2POP_TOKEN": server.token}
+    # Wide enough that rich never folds an id across lines.
+    env = {"L2POP_URL": server.url, "L2POP_TOKEN": server.token, "COLUMNS": "250"}
     result = CliRunner().invoke(build_app(), list(args), env=env)
     assert result.exit_code == 0, result.output
     return json.loads(result.output) if "--json" in args else result.output
@@ -36,7 +37,7 @@ def test_admin_cli_drives_networks_ports_hosts_and_state(
     assert (bound["binding:host_id"], bound["status"]) == ("h1", "BUILD")
     state = _cli(server, "state", "h1", "--json")
     assert [p["id"] for p in state["ports"]] == [port["id"]]
-    assert port["id"][:8] in _cli(server, "state", "h1")
+    assert port["id"] in _cli(server, "state", "h1")
     assert _cli(server, "port", "unbind", port["id"], "--json")["status"] == "DOWN"
     assert [h["name"] for h in _cli(server, "host", "list", "--json")] == ["h1"]
     _cli(server, "port", "delete", port["id"])
