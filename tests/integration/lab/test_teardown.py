@@ -106,7 +106,12 @@ def test_lab_clean_removes_a_crashed_run_and_leaves_a_live_one_alone(tmp_path: P
         done = run([l2pop, "lab", "clean"])
         assert f"removed lab run {crashed}" in done.stdout
         assert leftovers(crashed) == []
-        assert not Path(f"/proc/{sleeper[0]}").exists() or _zombie(sleeper[0])
+        # SIGKILL is delivered asynchronously: give the kernel a moment to reap it.
+        wait_until(
+            lambda: not Path(f"/proc/{sleeper[0]}").exists() or _zombie(sleeper[0]),
+            timeout=5.0,
+            what="the crashed run's process to die",
+        )
         assert len(lab_namespaces(live.prefix)) == 3  # untouched
         assert f"kept {live.prefix}" in done.stdout
     assert leftovers(live.prefix) == []
