@@ -87,6 +87,7 @@ class Snapshot:
         cls, networks: Iterable[Network], hosts: Iterable[Host], ports: Iterable[Port]
     ) -> Snapshot:
         """Index a snapshot from plain records (a store load, or a test)."""
+        networks = list(networks)  # read twice below; a generator would be spent
         host_map = {h.name: h for h in hosts}
         by_net: dict[str, dict[str, Port]] = {n.id: {} for n in networks}
         nets = {n.id: n for n in networks}

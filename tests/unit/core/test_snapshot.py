@@ -125,3 +125,10 @@ def test_host_without_bound_ports_desires_nothing() -> None:
 def test_empty_snapshot_gives_empty_states() -> None:
     assert desired(Snapshot(), "h1") == HostState()
     assert Snapshot.build([], [], []) == Snapshot()
+
+
+def test_build_accepts_generators() -> None:
+    nets = (n for n in [Network("n1", 100)])
+    port = Port("p1", "n1", "fa:16:3e:00:00:01", host="h1")
+    snap = Snapshot.build(nets, (h for h in [Host("h1", "192.0.2.1")]), (p for p in [port]))
+    assert snap.port("n1", "p1") == port
