@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import queue
 import time
 from typing import Any
@@ -193,3 +195,70 @@ def test_change_revisions_increase_strictly_along_a_stream(
         assert revisions == sorted(set(revisions)), revisions
     finally:
         watch.close()
+
+
+def _canonical(networks: dict[str, Any]) -> dict[str, Any]:
+    """Networks of a /state with each entry list as a sorted list (order is not contract)."""
+    return {
+        nid: {
+            "vni": n["vni"],
+            "mtu": n["mtu"],
+            **{key: sorted(n[key], key=json.dumps) for key in sorted(SETS)},
+        }
+        for nid, n in networks.items()
+    }
+
+
+def _apply(networks: dict[str, Any], change: dict[str, Any]) -> None:
+    """Apply one change line's network deltas to a /state ``networks`` map, in place."""
+    for nid, delta in change["networks"].items():
+        if delta.get("removed"):
+            networks.pop(nid, None)
+            continue
+        entry = networks.setdefault(nid, {"flood": [], "unicast": [], "neigh": []})
+        entry["vni"], entry["mtu"] = delta["vni"], delta["mtu"]
+        for key in SETS:
+            kept = [x for x in entry[key] if x not in delta["remove"][key]]
+            entry[key] = kept + [x for x in delta["add"][key] if x not in kept]
+
+
+def test_state_at_r_plus_the_watch_from_r_equals_the_state_now_replayed_or_live(
+    server: ContractServer, admin: Api
+) -> None:
+    nets = [admin.network(), admin.network()]
+    (h1, _, t1), (h2, _, t2) = _host(server, admin), _host(server, admin)
+    h3 = unique("w6")
+    ip3 = str(ipaddress.ip_address(f"2001:db8::{h3.split('-')[1][:4]}"))  # canonical form
+    t3 = admin.host(h3, ip3)
+    admin.port(nets[0]["id"], **{"binding:host_id": h1})
+    before = admin.state(h1)
+    live = Watch(server.url, h1, t1, before["revision"])
+    try:
+        p2 = admin.port(
+            nets[0]["id"], **{"binding:host_id": h2}, fixed_ips=[{"ip_address": "198.51.100.2"}]
+        )
+        p3 = admin.port(
+            nets[0]["id"], **{"binding:host_id": h3}, fixed_ips=[{"ip_address": "2001:db8:100::3"}]
+        )
+        server.as_token(t2).report(h2, p2["id"], "ACTIVE")
+        server.as_token(t3).report(h3, p3["id"], "ACTIVE")
+        mine = admin.port(nets[1]["id"], **{"binding:host_id": h1})
+        admin.put(
+            f"/v2.0/ports/{p2['id']}", {"port": {"fixed_ips": [{"ip_address": "198.51.100.12"}]}}
+        )
+        admin.put(f"/v2.0/networks/{nets[0]['id']}", {"network": {"mtu": 1380}})
+        server.as_token(t2).report(h2, p2["id"], "DOWN")
+        admin.delete(f"/v2.0/ports/{mine['id']}")
+        after = admin.state(h1)
+        replayed = Watch(server.url, h1, t1, before["revision"])
+        try:
+            for watch in (live, replayed):
+                networks = json.loads(json.dumps(before["networks"]))
+                for change in watch.changes_until(after["revision"]):
+                    _apply(networks, change)
+                assert _canonical(networks) == _canonical(after["networks"])
+        finally:
+            replayed.close()
+    finally:
+        live.close()
+    assert after["networks"][nets[0]["id"]]["flood"] == [ip3]
