@@ -115,10 +115,11 @@ def plot_entries(points: Sequence[JSON], out_dir: Path) -> list[Path]:
     """``points``: dicts with ``hosts`` and ``entries`` {mean, max}, optional ``measured_mean``."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    hosts = [p["hosts"] for p in points]
-    ax.plot(hosts, [p["entries"]["mean"] for p in points], marker="o", label="mean per host")
-    ax.plot(hosts, [p["entries"]["p99"] for p in points], marker="^", label="p99 per host")
-    ax.plot(hosts, [p["entries"]["max"] for p in points], marker="s", label="busiest host")
+    counted = [p for p in points if p.get("entries")]
+    hosts = [p["hosts"] for p in counted]
+    ax.plot(hosts, [p["entries"]["mean"] for p in counted], marker="o", label="mean per host")
+    ax.plot(hosts, [p["entries"]["p99"] for p in counted], marker="^", label="p99 per host")
+    ax.plot(hosts, [p["entries"]["max"] for p in counted], marker="s", label="busiest host")
     simulated = [p for p in points if p.get("measured_mean") is not None]
     if simulated:
         ax.scatter(
