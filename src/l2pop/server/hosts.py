@@ -205,6 +205,8 @@ class HostOps:
                 if watcher.closed:
                     service.metrics.watch_dropped.inc()
                     return
+                if not service.still_valid(principal, token_hash):
+                    return  # revoked while waiting: not one more line for the old token
                 yield b"".join(chunk)
                 last_flush = loop.time()
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +32,9 @@ class SegmentationIdInUse(ConflictError):
 class NetworkOps:
     def __init__(self, service: Service) -> None:
         self.service = service
+        # Creates without a VNI all race for the lowest free one; on one replica
+        # they take turns, so only creates on other replicas can make one retry.
+        self._allocating = asyncio.Lock()
 
     def get(self, network_id: str) -> JSON:
         stored = self.service.view.get(NETWORK, network_id)
@@ -66,7 +70,11 @@ class NetworkOps:
                 Put(INDEX, f"vni/{vni}", {"owner": f"network/{network_id}"}, ABSENT),
             ]
 
-        await self.service.write(build)
+        if "provider:segmentation_id" in fields:
+            await self.service.write(build)
+        else:
+            async with self._allocating:
+                await self.service.write(build)
         return self.get(network_id)
 
     async def update(self, network_id: str, body: object) -> JSON:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 from contract_support import Api, ContractServer, Watch, assert_neutron_error, unique
 
 
@@ -147,12 +146,6 @@ def test_an_open_watch_ends_when_its_token_is_replaced(server: ContractServer, a
         watch.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEVIATION: after POST /v1/hosts/{name}/token the open watch of the old (revoked) "
-    "token still delivers the next change line; the stream checks the token only before "
-    "waiting for a line (HostOps.stream), so it ends after that line or the next bookmark",
-)
 def test_a_revoked_token_receives_no_change_on_its_open_watch(
     server: ContractServer, admin: Api
 ) -> None:

@@ -92,12 +92,6 @@ def test_max_body_sets_the_413_limit(special: ContractServer) -> None:
         api.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEVIATION: concurrent POST /v2.0/networks without a VNI fail with 409 "
-    "'too many concurrent updates of the same resource; retry' (service.write gives up after "
-    "8 lost races on the VNI allocation); DESIGN lists no such 409",
-)
 def test_concurrent_creates_without_vni_all_succeed_with_distinct_vnis(admin: Api) -> None:
     def create(i: int) -> tuple[int, str]:
         response = admin.http.post("/v2.0/networks", json={"network": {"name": unique("c")}})
