@@ -142,5 +142,12 @@ def test_the_documented_openstacksdk_snippet_works_unmodified(server: ContractSe
         by_host = conn.network.ports(binding_host_id=port.binding_host_id)
         assert [p.id for p in by_host] == [port.id]
         assert conn.network.get_network(net.id).provider_segmentation_id == vni
+        found = conn.network.find_network(net.name)  # GET /networks/<name> 404, then ?name=
+        assert found is not None
+        assert found.id == net.id
+        conn.network.update_port(port, name="renamed")
+        conn.network.delete_port(port)
+        conn.network.delete_network(net)
+        assert conn.network.find_network(net.id) is None
     finally:
         conn.close()

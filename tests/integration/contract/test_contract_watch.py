@@ -262,3 +262,23 @@ def test_state_at_r_plus_the_watch_from_r_equals_the_state_now_replayed_or_live(
     finally:
         live.close()
     assert after["networks"][nets[0]["id"]]["flood"] == [ip3]
+
+
+def test_an_admin_down_of_an_own_port_is_a_change_carrying_its_record(
+    server: ContractServer, admin: Api
+) -> None:
+    net = admin.network()
+    h1, _, t1 = _host(server, admin)
+    port = admin.port(net["id"], **{"binding:host_id": h1})
+    watch = Watch(server.url, h1, t1, _revision(admin, h1))
+    try:
+        admin.put(f"/v2.0/ports/{port['id']}", {"port": {"admin_state_up": False}})
+        [change] = watch.changes_until(_revision(admin, h1))
+        [record] = change["ports"]
+        assert (record["id"], record["status"], record["admin_state_up"]) == (
+            port["id"],
+            "DOWN",
+            False,
+        )
+    finally:
+        watch.close()
