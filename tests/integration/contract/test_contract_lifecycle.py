@@ -178,3 +178,27 @@ def test_only_the_admin_deletes_hosts(server: ContractServer, admin: Api) -> Non
     h1 = server.as_token(trio.tokens[0])
     assert_neutron_error(h1.http.delete(f"/v1/hosts/{trio.hosts[0]}"), 403)
     assert_neutron_error(h1.http.delete(f"/v1/hosts/{trio.hosts[1]}"), 403)
+
+
+def test_uniqueness_compares_addresses_not_spellings(server: ContractServer, admin: Api) -> None:
+    trio = _trio(server, admin)
+    net = trio.net["id"]
+    upper = {"port": {"network_id": net, "mac_address": trio.peer["mac_address"].upper()}}
+    assert_neutron_error(admin.http.post("/v2.0/ports", json=upper), 409)
+    v6 = admin.port(net, fixed_ips=[{"ip_address": "2001:DB8:100::A"}])
+    assert v6["fixed_ips"] == [{"ip_address": "2001:db8:100::a"}]
+    other_form = {"port": {"network_id": net, "fixed_ips": [{"ip_address": "2001:db8:100:0::a"}]}}
+    assert_neutron_error(admin.http.post("/v2.0/ports", json=other_form), 409)
+    name = unique("v6dup")
+    admin.post("/v1/hosts", {"name": name, "tunnel_ip": "2001:DB8::FE:1"})
+    again = {"name": unique("v6dup"), "tunnel_ip": "2001:db8::fe:1"}
+    assert_neutron_error(admin.http.post("/v1/hosts", json=again), 409)
+
+
+def test_restating_the_mac_of_an_active_port_is_not_a_change(
+    server: ContractServer, admin: Api
+) -> None:
+    trio = _trio(server, admin)
+    path = f"/v2.0/ports/{trio.peer['id']}"
+    same = {"port": {"mac_address": trio.peer["mac_address"].upper()}}
+    assert admin.put(path, same)["port"]["status"] == "ACTIVE"
