@@ -181,12 +181,6 @@ def test_concurrent_creates_of_one_mac_on_two_replicas_have_exactly_one_winner(
             client.close()
 
 
-@pytest.mark.xfail(
-    reason="DESIGN §5 read-your-writes across replicas needs the server to await "
-    "store.barrier() before reads (hook in docs/ha.md); until then a replica whose etcd "
-    "member lags (e.g. just restarted) can answer 404 for a port acknowledged elsewhere",
-    strict=False,
-)
 def test_a_write_acknowledged_on_one_replica_is_read_on_the_other(
     replicas: list[Replica],
 ) -> None:

@@ -57,7 +57,13 @@ class ServerProc:
                 raise RuntimeError(f"server exited: {self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
+                    # The port was free when picked; make sure the server answering
+                    # is ours (our admin token works, our process still runs).
+                    mine = httpx.get(
+                        f"{self.url}/v2.0/networks", headers={"X-Auth-Token": self.token}, timeout=1
+                    )
+                    if mine.status_code == 200 and self.process.poll() is None:
+                        return
             time.sleep(0.05)
         raise RuntimeError(f"server did not start: {self.log_tail()}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from l2pop.errors import BodyTooLargeError, ValidationError
+from l2pop.errors import BodyTooLargeError, L2popError, ValidationError
 from l2pop.server.api.errors import install_error_handlers
 from l2pop.server.hosts import HostOps
 from l2pop.server.networks import NetworkOps
@@ -89,6 +90,51 @@ class RequestMetrics:
                 ).inc()
 
 
+# Answered from this replica alone: liveness and discovery must not wait on the store.
+LOCAL_PATHS = frozenset({"/healthz", "/metrics", "/", "/v2.0/", "/v2.0"})
+BARRIER_TIMEOUT_S = 5.0
+# A write re-checks its guards at commit time and has its own 5 s budget
+# against an unreachable store: its barrier only gets a short head start.
+WRITE_BARRIER_TIMEOUT_S = 0.5
+
+
+class ReadBarrier:
+    """Read-your-writes across replicas (DESIGN.md §5).
+
+    A store shared by several replicas (etcd) offers ``barrier()``: the
+    revision of the last write acknowledged anywhere. Before a request is
+    served, this replica's view catches up to it, so a write acknowledged by
+    another replica (or a token it revoked) is seen here. A store that is
+    unreachable does not block reads: the request is served from the local
+    view, and writes get their own 503. SQLite has no barrier: nothing to wait for.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in LOCAL_PATHS:
+            context = getattr(getattr(scope.get("app"), "state", None), "ctx", None)
+            if isinstance(context, Context):
+                read = scope["method"] in ("GET", "HEAD")
+                await _catch_up(
+                    context.service, BARRIER_TIMEOUT_S if read else WRITE_BARRIER_TIMEOUT_S
+                )
+        await self.app(scope, receive, send)
+
+
+async def _catch_up(service: Service, timeout: float) -> None:
+    barrier = getattr(service.store, "barrier", None)
+    if barrier is None:
+        return
+    try:
+        async with asyncio.timeout(timeout):
+            revision = int(await barrier())
+            await service.view.wait_for(revision)
+    except (TimeoutError, L2popError):
+        return
+
+
 def attach(app: FastAPI, service: Service, max_body: int) -> Context:
     """Make ``service`` the one the routes of ``app`` use (the lifespan does it; tests too)."""
     ports = PortOps(service)
@@ -121,5 +167,6 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
     app.include_router(hosts.router)
     app.include_router(neutron.router)
     app.router.routes[0:0] = hosts.fast_routes()
+    app.add_middleware(ReadBarrier)
     app.add_middleware(RequestMetrics)
     return app
