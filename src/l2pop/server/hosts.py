@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from l2pop.core import Port, PortEvent, desired
 from l2pop.core.wire import encode_state
@@ -36,6 +38,16 @@ def parse_revision(raw: str | None) -> int:
     return int(raw)
 
 
+class Liveness(Protocol):
+    """Host liveness shared by replicas (``EtcdStore.liveness``)."""
+
+    def alive(self, host: str) -> bool: ...
+
+    def hold(self, host: str) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+    async def seen(self, host: str) -> None: ...
+
+
 class HostOps:
     def __init__(self, service: Service, ports: PortOps) -> None:
         self.service = service
@@ -58,7 +70,14 @@ class HostOps:
         out = host_view(record)
         seen = self.service.last_seen.get(record["name"])
         out["last_seen"] = None if seen is None else utc_iso(seen)
+        liveness = self._liveness()
+        if liveness is not None:
+            out["alive"] = liveness.alive(record["name"])
         return out
+
+    def _liveness(self) -> Liveness | None:
+        """The store's host liveness (etcd leases), or None (SQLite: one replica)."""
+        return getattr(self.service.store, "liveness", None)
 
     async def register(self, body: object) -> tuple[JSON, str]:
         name, tunnel_ip = parse_host(body)
@@ -140,6 +159,9 @@ class HostOps:
     ) -> JSON:
         principal.require_host(name)
         status = parse_status(body)
+        liveness = self._liveness()
+        if liveness is not None and not principal.admin:
+            await liveness.seen(name)
         stored = self.service.view.get(PORT, port_id)
         if stored is None:
             raise PortNotFound(f"Port {port_id} could not be found.")
@@ -178,6 +200,17 @@ class HostOps:
         self, principal: Principal, token_hash: str, lines: list[bytes], watcher: Watcher
     ) -> AsyncIterator[bytes]:
         """The NDJSON body: replayed lines, then live lines and idle bookmarks."""
+        liveness = self._liveness()
+        async with contextlib.AsyncExitStack() as stack:
+            if liveness is not None and not principal.admin:
+                # The agent's open stream keeps its host "up" on every replica.
+                await stack.enter_async_context(liveness.hold(watcher.host))
+            async for chunk in self._stream(principal, token_hash, lines, watcher):
+                yield chunk
+
+    async def _stream(
+        self, principal: Principal, token_hash: str, lines: list[bytes], watcher: Watcher
+    ) -> AsyncIterator[bytes]:
         service = self.service
         service.metrics.watchers.inc()
         loop = asyncio.get_running_loop()

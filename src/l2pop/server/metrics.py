@@ -32,5 +32,9 @@ class Metrics:
             "l2pop_watch_dropped", "Watch streams cut for falling behind", registry=r
         )
 
+        self.hosts_up = Gauge(
+            "l2pop_hosts_up", "Hosts whose agent holds a live lease (etcd store only)", registry=r
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

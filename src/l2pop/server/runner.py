@@ -83,7 +83,11 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
     services: list[Service] = []
 
     async def open_service() -> Service:
-        service = await Service.open(backend, admin, config, Metrics())
+        metrics = Metrics()
+        service = await Service.open(backend, admin, config, metrics)
+        liveness = getattr(backend, "liveness", None)
+        if liveness is not None:
+            metrics.hosts_up.set_function(lambda: len(liveness.up_hosts()))
         services.append(service)
         log.info("serving at revision %d on %s:%d", service.view.revision, host, port)
         return service
