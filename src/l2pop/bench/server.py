@@ -14,6 +14,7 @@ import shlex
 import sys
 import tempfile
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,11 @@ import typer
 __all__ = ["percentile", "register", "run_bench"]
 
 MAX_DURATION_S = 300.0
+
+
+class StoreKind(StrEnum):
+    SQLITE = "sqlite"
+    ETCD = "etcd"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -95,6 +101,18 @@ def run_bench(cfg: Any, workdir: Path, server_args: list[str]) -> dict[str, Any]
     return {"config": dataclasses.asdict(cfg), **result}
 
 
+def run_bench_on_etcd(
+    cfg: Any, workdir: Path, server_args: list[str], members: int
+) -> dict[str, Any]:
+    """The same bench against one replica on a fresh ``members``-member etcd (127.0.0.1)."""
+    from l2pop.lab.etcd import etcd_cluster
+
+    with etcd_cluster(workdir / "etcd", size=members) as cluster:
+        etcd_args = ["--etcd", cluster.endpoints, "--etcd-prefix", "/bench/"]
+        result = run_bench(cfg, workdir / "server", [*etcd_args, *server_args])
+    return {**result, "store": f"etcd x{members}"}
+
+
 def run_external(cfg: Any, url: str, token: str, pid: int) -> dict[str, Any]:
     """Against a server someone else started (e.g. under a profiler); it must be empty."""
     return {"config": dataclasses.asdict(cfg), **asyncio.run(_bench(url, token, cfg, pid))}
@@ -123,6 +141,16 @@ def register(bench: typer.Typer) -> None:
         server_arg: Annotated[
             list[str] | None, typer.Option(help="Extra argument for the started server.")
         ] = None,
+        store: Annotated[
+            StoreKind,
+            typer.Option(
+                help="sqlite: the started server uses a temporary SQLite file; "
+                "etcd: it uses a fresh local etcd cluster (Debian etcd-server)."
+            ),
+        ] = StoreKind.SQLITE,
+        etcd_members: Annotated[
+            int, typer.Option(min=1, max=5, help="Members of the etcd cluster (--store etcd).")
+        ] = 3,
     ) -> None:
         """Status changes/s and ack-to-delivery latency against a real server (loopback)."""
         from l2pop.bench.server_load import LoadConfig
@@ -134,7 +162,10 @@ def register(bench: typer.Typer) -> None:
             result = run_external(cfg, url, token_file.read_text().strip(), pid)
         else:
             with tempfile.TemporaryDirectory(prefix="l2pop-bench-") as tmp:
-                result = run_bench(cfg, Path(tmp), server_arg or [])
+                if store is StoreKind.ETCD:
+                    result = run_bench_on_etcd(cfg, Path(tmp), server_arg or [], etcd_members)
+                else:
+                    result = {**run_bench(cfg, Path(tmp), server_arg or []), "store": "sqlite"}
         result["command"] = "l2pop bench server " + shlex.join(sys.argv[3:])
         text = json.dumps(result, indent=2)
         typer.echo(text)

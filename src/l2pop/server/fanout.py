@@ -119,6 +119,13 @@ class Hub:
                 watcher.closed = True
                 watcher.queue.put_nowait(b"")
 
+    def watching(self, host: str) -> bool:
+        """Whether a stream of ``host`` is open here (liveness with one replica)."""
+        return bool(self._by_host.get(host))
+
+    def hosts_watching(self) -> int:
+        return len(self._by_host)
+
     def count(self) -> int:
         return sum(len(w) for w in self._by_host.values())
 

@@ -73,6 +73,8 @@ class HostOps:
         liveness = self._liveness()
         if liveness is not None:
             out["alive"] = liveness.alive(record["name"])
+        else:  # one replica: alive while its agent's watch stream is open here
+            out["alive"] = self.service.hub.watching(record["name"])
         return out
 
     def _liveness(self) -> Liveness | None:

@@ -33,7 +33,9 @@ class Metrics:
         )
 
         self.hosts_up = Gauge(
-            "l2pop_hosts_up", "Hosts whose agent holds a live lease (etcd store only)", registry=r
+            "l2pop_hosts_up",
+            "Hosts alive: a live etcd lease, or (SQLite) an open watch stream",
+            registry=r,
         )
 
     def render(self) -> bytes:

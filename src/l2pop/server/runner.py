@@ -88,6 +88,8 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
         liveness = getattr(backend, "liveness", None)
         if liveness is not None:
             metrics.hosts_up.set_function(lambda: len(liveness.up_hosts()))
+        else:
+            metrics.hosts_up.set_function(service.hub.hosts_watching)
         services.append(service)
         log.info("serving at revision %d on %s:%d", service.view.revision, host, port)
         return service

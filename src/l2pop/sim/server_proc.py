@@ -85,8 +85,8 @@ def running_server(workdir: Path, extra_args: Sequence[str] = ()) -> Iterator[Se
         "-c",
         "from l2pop.cli import main; main()",
         "server",
-        "--db",
-        str(db_path),
+        # A server on etcd (``--etcd`` in extra_args) takes no --db.
+        *([] if "--etcd" in extra_args else ["--db", str(db_path)]),
         "--listen",
         listen,
         "--admin-token-file",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from l2pop.bench.server import run_bench
+import pytest
+
+from l2pop.bench.server import run_bench, run_bench_on_etcd
 from l2pop.bench.server_load import LoadConfig
 
 
@@ -15,3 +17,12 @@ def test_bench_server_tiny_run_delivers_every_change(tmp_path: Path) -> None:
     assert result["undelivered_after_10s"] == 0
     assert result["mean_fanout_hosts"] == 2.0
     assert result["ack_to_all_streams_ms"]["p99"] >= 0
+
+
+@pytest.mark.etcd
+def test_bench_server_on_etcd_tiny_run_delivers_every_change(tmp_path: Path) -> None:
+    cfg = LoadConfig(hosts=6, networks=2, ports=24, hosts_per_network=3, duration=1.0)
+    result = run_bench_on_etcd(cfg, tmp_path, [], members=1)
+    assert result["store"] == "etcd x1"
+    assert result["changes_acked"] > 10
+    assert result["undelivered_after_10s"] == 0
