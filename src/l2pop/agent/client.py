@@ -41,6 +41,8 @@ __all__ = [
     "parse_line",
 ]
 
+KEEPALIVE_EXPIRY_S = 2.0
+
 log = logging.getLogger(__name__)
 
 
@@ -126,7 +128,12 @@ class HostApi:
         self._host = host
         self._timeout = timeout
         self._client = httpx.AsyncClient(
-            headers={"X-Auth-Token": token}, timeout=timeout, transport=transport
+            headers={"X-Auth-Token": token},
+            timeout=timeout,
+            transport=transport,
+            # uvicorn closes idle keep-alive connections after 5 s: drop ours
+            # first, or a report may go out on a socket the server just closed.
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S),
         )
 
     @property

@@ -226,6 +226,10 @@ class HostOps:
                     async with asyncio.timeout(service.config.bookmark_interval):
                         line = await watcher.queue.get()
                 except TimeoutError:
+                    if not watcher.queue.empty():
+                        # A line arrived as the wait timed out: a bookmark now
+                        # would claim its revision before the line went out.
+                        continue
                     yield bookmark_line(service.view.revision)
                     last_flush = loop.time()
                     continue
