@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from l2pop.errors import ValidationError
+from l2pop.server.etcd_options import EtcdCa, EtcdCert, EtcdKey, EtcdPasswordFile, EtcdUser
 
 __all__ = ["parse_source", "parse_target", "register"]
 
@@ -37,15 +38,11 @@ def register(app: typer.Typer) -> None:
         target: Annotated[
             str, typer.Option("--to", help="etcd:HOST:PORT,... (or etcd:https://HOST:PORT,...).")
         ],
-        etcd_ca: Annotated[Path | None, typer.Option("--etcd-ca", help="etcd CA bundle.")] = None,
-        etcd_cert: Annotated[
-            Path | None, typer.Option("--etcd-cert", help="etcd client certificate.")
-        ] = None,
-        etcd_key: Annotated[Path | None, typer.Option("--etcd-key", help="etcd key.")] = None,
-        etcd_user: Annotated[str | None, typer.Option("--etcd-user", help="etcd user.")] = None,
-        etcd_password_file: Annotated[
-            Path | None, typer.Option("--etcd-password-file", help="File with the etcd password.")
-        ] = None,
+        etcd_ca: EtcdCa = None,
+        etcd_cert: EtcdCert = None,
+        etcd_key: EtcdKey = None,
+        etcd_user: EtcdUser = None,
+        etcd_password_file: EtcdPasswordFile = None,
         etcd_prefix: Annotated[
             str, typer.Option("--etcd-prefix", help="Key prefix in etcd (must be empty).")
         ] = "/l2pop/",
