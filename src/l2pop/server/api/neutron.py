@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 
 from l2pop.core.model import normalize_mac
 from l2pop.errors import NotFoundError, ValidationError
-from l2pop.server.api.app import ctx, read_json
+from l2pop.server.api.app import Context, ctx, read_json
 from l2pop.server.api.schemas import NETWORK_BODY, PORT_BODY, body
 from l2pop.server.store.base import JSON
 
@@ -114,77 +114,74 @@ def _listing(
     return out
 
 
+def _admin(request: Request) -> Context:
+    """The request's context, once its token is checked to be the admin's."""
+    c = ctx(request)
+    c.service.authenticate(request.headers).require_admin()
+    return c
+
+
 def _one(name: str, record: Mapping[str, Any], status: int = 200) -> JSONResponse:
     return JSONResponse({name: record}, status_code=status)
 
 
 @router.get("/v2.0/networks", tags=["networks"])
 async def list_networks(request: Request) -> JSON:
-    c = ctx(request)
-    c.service.authenticate(request.headers).require_admin()
+    c = _admin(request)
     return _listing(request, "networks", c.networks.all(), NETWORK_FILTERS | PAGING)
 
 
 @router.post("/v2.0/networks", tags=["networks"], status_code=201, openapi_extra=body(NETWORK_BODY))
 async def create_network(request: Request) -> JSONResponse:
-    c = ctx(request)
-    c.service.authenticate(request.headers).require_admin()
+    c = _admin(request)
     return _one("network", await c.networks.create(await read_json(request)), 201)
 
 
 @router.get("/v2.0/networks/{network_id}", tags=["networks"])
 async def show_network(request: Request, network_id: str) -> JSONResponse:
-    c = ctx(request)
-    c.service.authenticate(request.headers).require_admin()
+    c = _admin(request)
     return _one("network", c.networks.get(network_id))
 
 
 @router.put("/v2.0/networks/{network_id}", tags=["networks"], openapi_extra=body(NETWORK_BODY))
 async def update_network(request: Request, network_id: str) -> JSONResponse:
-    c = ctx(request)
-    c.service.authenticate(request.headers).require_admin()
+    c = _admin(request)
     return _one("network", await c.networks.update(network_id, await read_json(request)))
 
 
 @router.delete("/v2.0/networks/{network_id}", tags=["networks"], status_code=204)
 async def delete_network(request: Request, network_id: str) -> Response:
-    c = ctx(request)
-    c.service.authenticate(request.headers).require_admin()
+    c = _admin(request)
     await c.networks.delete(network_id)
     return Response(status_code=204)
 
 
 @router.get("/v2.0/ports", tags=["ports"])
 async def list_ports(request: Request) -> JSON:
-    c = ctx(request)
-    c.service.authenticate(request.headers).require_admin()
+    c = _admin(request)
     return _listing(request, "ports", c.ports.all(), PORT_FILTERS | PAGING)
 
 
 @router.post("/v2.0/ports", tags=["ports"], status_code=201, openapi_extra=body(PORT_BODY))
 async def create_port(request: Request) -> JSONResponse:
-    c = ctx(request)
-    c.service.authenticate(request.headers).require_admin()
+    c = _admin(request)
     return _one("port", await c.ports.create(await read_json(request)), 201)
 
 
 @router.get("/v2.0/ports/{port_id}", tags=["ports"])
 async def show_port(request: Request, port_id: str) -> JSONResponse:
-    c = ctx(request)
-    c.service.authenticate(request.headers).require_admin()
+    c = _admin(request)
     return _one("port", c.ports.get(port_id))
 
 
 @router.put("/v2.0/ports/{port_id}", tags=["ports"], openapi_extra=body(PORT_BODY))
 async def update_port(request: Request, port_id: str) -> JSONResponse:
-    c = ctx(request)
-    c.service.authenticate(request.headers).require_admin()
+    c = _admin(request)
     return _one("port", await c.ports.update(port_id, await read_json(request)))
 
 
 @router.delete("/v2.0/ports/{port_id}", tags=["ports"], status_code=204)
 async def delete_port(request: Request, port_id: str) -> Response:
-    c = ctx(request)
-    c.service.authenticate(request.headers).require_admin()
+    c = _admin(request)
     await c.ports.delete(port_id)
     return Response(status_code=204)
