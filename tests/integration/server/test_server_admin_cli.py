@@ -17,7 +17,8 @@ def _cli(server: ServerProc, *args: str) -> Any:
     env = {"L2POP_URL": server.url, "L2POP_TOKEN": server.token, "COLUMNS": "250"}
     result = CliRunner().invoke(build_app(), list(args), env=env)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output) if "--json" in args else result.output
+    # stdout only: a log line on stderr must not break the JSON.
+    return json.loads(result.stdout) if "--json" in args else result.output
 
 
 def test_admin_cli_drives_networks_ports_hosts_and_state(
