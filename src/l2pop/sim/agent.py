@@ -19,11 +19,11 @@ import contextlib
 import time
 
 from l2pop.agent.client import Bookmark, HostApi, UnknownLine, parse_line
-from l2pop.agent.desired import Held, touched_networks
+from l2pop.agent.desired import Held
 from l2pop.core import Host, PortStatus
 from l2pop.core.wire import WatchChange
 from l2pop.errors import GoneError, L2popError, ServerUnreachableError
-from l2pop.sim.plane import AgentPlane
+from l2pop.sim.plane import AgentPlane, Touch
 from l2pop.sim.tracker import LineRecord, RelistRecord, Tracker
 
 __all__ = ["AgentStats", "SimAgent"]
@@ -99,7 +99,7 @@ class SimAgent:
         listing = await self.api.list_state()
         async with self._lock:
             self.held = Held.listed(listing.revision, listing.state, listing.ports)
-            self.stats.ops += await self.plane.full(self.held)
+            self.stats.ops += self.plane.full(self.held)
         self.stats.relists += 1
         self.tracker.on_relist(
             RelistRecord(
@@ -135,25 +135,23 @@ class SimAgent:
 
     async def _on_batch(self, texts: list[str]) -> None:
         """Every line one network read brought: each is checked and applied to the held
-        state, then one scoped reconcile covers them all (as the agent does)."""
+        state, then one reconcile covers what they touched (as the agent does)."""
         async with self._lock:
             taken: list[tuple[WatchChange, int]] = []
-            networks: set[str] = set()
-            vnis: set[int] = set()
+            touch = Touch()
             try:
                 for text in texts:
                     change = self._take(text)
                     if change is None:
                         continue
-                    before = dict(self.held.ports)
+                    before = {p.id: self.held.ports.get(p.id) for p in change.ports}
                     self.held.advance(change)
                     self._check_targeted(change)
-                    networks |= touched_networks(change, before)
-                    vnis |= {nd.vni for nd in change.delta.networks.values()}
+                    touch.add(change, before)
                     taken.append((change, len(text) + 1))
             finally:
                 if taken:
-                    self.stats.ops += await self.plane.change(self.held, networks, vnis)
+                    self.stats.ops += self.plane.change(self.held, touch)
         now = time.perf_counter()
         for change, nbytes in taken:
             self._record(change, nbytes, now)
@@ -192,9 +190,13 @@ class SimAgent:
 
     def _check_targeted(self, change: WatchChange) -> None:
         """After the line: every network it names is one this host has a port on, or left."""
-        mine = {p.network_id for p in self.held.ports.values()}
+        mine: set[str] | None = None
         for net_id, nd in change.delta.networks.items():
-            if not nd.removed and net_id not in mine:
+            if nd.removed:
+                continue
+            if mine is None:
+                mine = {p.network_id for p in self.held.ports.values()}
+            if net_id not in mine:
                 self.stats.foreign_deltas += 1
 
     async def _notify(self) -> None:
@@ -217,7 +219,7 @@ class SimAgent:
             port = self.held.ports.get(port_id)
             if port is None:
                 raise L2popError(f"port {port_id} is not bound to {self.host.name}")
-            self.stats.ops += await self.plane.plug(self.held, port)
+            self.stats.ops += self.plane.plug(self.held, port)
         for attempt in range(REPORT_ATTEMPTS):
             try:
                 await self.api.report_status(port_id, PortStatus.ACTIVE)

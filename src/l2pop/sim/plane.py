@@ -1,23 +1,49 @@
-"""The kernel side of a simulated agent: the project's fake dataplane, driven by the
-agent's own cached kernel view and reconciler (``l2pop.agent.kernel`` / ``reconcile``).
+"""The kernel side of a simulated agent: the project's fake dataplane, programmed with
+the agent's own reconciler (:func:`l2pop.agent.reconcile.plan`), scoped to what a
+batch of watch lines touched.
 
-A real agent reconciles only the networks a watch line touches against a cached
-view of the kernel; this does the same, so the simulator costs what an agent
-costs. Taps are plugged and unplugged the way Nova does it: create the device,
+A watch line changes a few entries of a network; reconciling the whole network
+for it costs O(entries of the network) per line, and a thousand agents in one
+process pay that once per host of the network. Here a reconcile is scoped to the
+*keys* the lines touched: the flood VTEPs they name, the MACs of their unicast
+entries and of the host's ports they change, the IPs of their neigh entries.
+:func:`plan` decides per key (a MAC's ambiguity counts its VTEPs, an IP's its
+MACs, a local port hides its own MACs), so planning the desired and actual
+entries of those keys only, with every VTEP of a named MAC and every MAC of a
+named IP, gives exactly the ops the whole-network plan would give. The actual
+entries are read from the fake kernel itself (its tables, key by key), not from
+a cache. A network that appears is planned whole (its first line carries all of
+it); a relist reconciles everything, after reading the whole kernel.
+
+Taps are plugged and unplugged the way Nova does it: create the device,
 nothing else; the reconciler attaches it.
 """
 
 from __future__ import annotations
 
-from l2pop.agent.desired import Held
-from l2pop.agent.kernel import KernelView, Scope
-from l2pop.agent.metrics import AgentMetrics
-from l2pop.core import Entries, Host, HostState
-from l2pop.core.wire import HostPort
-from l2pop.dataplane.base import Mode, tap_name
-from l2pop.dataplane.fake import FakeDataplane
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
-__all__ = ["AgentPlane", "by_vni"]
+from l2pop.agent.desired import Held, HeldNetwork
+from l2pop.agent.reconcile import LocalPort, plan
+from l2pop.core import Entries, Host, HostState, Neigh, NetworkState, Unicast
+from l2pop.core.wire import HostPort, WatchChange
+from l2pop.dataplane.base import (
+    EnsureNetwork,
+    KernelNetwork,
+    Mode,
+    Op,
+    RemoveNetwork,
+    bridge_name,
+    tap_name,
+    vxlan_name,
+)
+from l2pop.dataplane.fake import PERMANENT, FakeDataplane
+from l2pop.dataplane.naming import FLOOD_MAC
+
+__all__ = ["AgentPlane", "Keys", "Touch", "by_vni"]
+
+MODE = Mode.PROXY  # neigh entries on the VXLAN device; no half (bridge-only) entries
 
 
 def by_vni(state: HostState) -> dict[int, tuple[int, Entries]]:
@@ -25,35 +51,103 @@ def by_vni(state: HostState) -> dict[int, tuple[int, Entries]]:
     return {net.vni: (net.mtu, net.entries) for net in state.networks.values()}
 
 
+@dataclass(slots=True)
+class Keys:
+    """The keys of one network whose entries a batch may change."""
+
+    vteps: set[str] = field(default_factory=set)
+    macs: set[str] = field(default_factory=set)
+    ips: set[str] = field(default_factory=set)
+
+    def add_entries(self, entries: Entries) -> None:
+        self.vteps |= entries.flood
+        self.macs.update(u.mac for u in entries.unicast)
+        self.ips.update(n.ip for n in entries.neigh)
+
+    @classmethod
+    def all_of(cls, net: HeldNetwork) -> Keys:
+        return cls(set(net.flood), set(net.vteps_of), set(net.macs_of))
+
+
+class Touch:
+    """What a batch of watch lines touched: network id -> keys."""
+
+    def __init__(self) -> None:
+        self.networks: dict[str, Keys] = {}
+
+    def keys(self, net_id: str) -> Keys:
+        keys = self.networks.get(net_id)
+        if keys is None:
+            keys = self.networks[net_id] = Keys()
+        return keys
+
+    def add(self, change: WatchChange, before: Mapping[str, HostPort | None]) -> None:
+        """``change`` (applied to the held state) with ``before``: its ports as held before."""
+        for net_id, nd in change.delta.networks.items():
+            keys = self.keys(net_id)
+            keys.add_entries(nd.add)
+            keys.add_entries(nd.remove)
+        for port in change.ports:
+            # a port of this host hides its own MACs from the remotes programmed here
+            self.keys(port.network_id).macs |= LocalPort.from_host_port(port).macs
+            old = before.get(port.id)
+            if old is not None:
+                self.keys(old.network_id).macs |= LocalPort.from_host_port(old).macs
+
+
+def _restricted(net: HeldNetwork, keys: Keys) -> Entries:
+    """The held entries of ``keys``: every VTEP of a MAC, every MAC of an IP."""
+    return Entries(
+        frozenset(v for v in keys.vteps if v in net.flood),
+        frozenset(Unicast(m, v) for m in keys.macs for v in net.vteps_of.get(m, ())),
+        frozenset(Neigh(ip, m) for ip in keys.ips for m in net.macs_of.get(ip, ())),
+    )
+
+
 class AgentPlane:
-    """One host's fake kernel and the agent's view of it."""
+    """One host's fake kernel, reconciled toward the held state."""
 
-    def __init__(self, host: Host, metrics: AgentMetrics, mode: Mode = Mode.PROXY) -> None:
-        self.dataplane = FakeDataplane(mode, host.tunnel_ip)
-        self.view = KernelView(self.dataplane, mode=mode, local_ip=host.tunnel_ip, metrics=metrics)
+    def __init__(self, host: Host) -> None:
+        self.dataplane = FakeDataplane(MODE, host.tunnel_ip)
+        self.local_ip = self.dataplane.local_ip
+        # bridge name -> VNI of the VXLAN device enslaved to it (what the kernel holds)
+        self._vni_of: dict[str, int] = {}
 
-    async def full(self, held: Held) -> int:
-        """After a list: read the kernel, reconcile everything; the ops applied."""
-        self.view.stale = True
-        return len(await self.view.reconcile(held, None))
+    def full(self, held: Held) -> int:
+        """After a list: read the whole kernel, reconcile everything; the ops applied."""
+        ops = plan(
+            held.state,
+            self.dataplane.read(),
+            mode=MODE,
+            ports=held.local_ports(),
+            taps=self.dataplane.taps(),
+            local_ip=self.local_ip,
+        )
+        self.dataplane.apply(ops)
+        self._vni_of = {
+            link.master: link.vni
+            for link in self.dataplane.kernel.links.values()
+            if link.kind == "vxlan" and link.master is not None and link.vni is not None
+        }
+        return len(ops)
 
-    async def change(self, held: Held, networks: set[str], vnis: set[int]) -> int:
-        """After ``held.advance`` of a batch of lines: reconcile only what they touched."""
-        return len(await self.view.reconcile(held, Scope(frozenset(networks), frozenset(vnis))))
+    def change(self, held: Held, touch: Touch) -> int:
+        """After ``held.advance`` of a batch of lines: reconcile only the keys they touched."""
+        ops = 0
+        for net_id, keys in touch.networks.items():
+            ops += self._reconcile(held, net_id, keys)
+        return ops
 
-    async def plug(self, held: Held, port: HostPort) -> int:
-        """A VM's tap appears for ``port``: attach it (a scoped reconcile)."""
+    def plug(self, held: Held, port: HostPort) -> int:
+        """A VM's tap appears for ``port``: attach it (a reconcile of no entry key)."""
         tap = tap_name(port.id)
         if tap not in self.dataplane.kernel.links:
             self.dataplane.kernel.add_tap(tap)
-        self.view.taps.add(tap)
-        return len(await self.view.reconcile(held, Scope(frozenset({port.network_id}))))
+        return self._reconcile(held, port.network_id, Keys())
 
     def unplug(self, port_id: str) -> None:
         """The VM left (deleted or migrated away): its tap goes."""
-        tap = tap_name(port_id)
-        self.dataplane.kernel.delete_link(tap)
-        self.view.tap_gone(tap)
+        self.dataplane.kernel.delete_link(tap_name(port_id))
 
     def held_by_vni(self) -> dict[int, tuple[int, Entries]]:
         """What the fake kernel holds, read back through the dataplane."""
@@ -61,3 +155,73 @@ class AgentPlane:
 
     def entry_count(self) -> int:
         return sum(len(k.entries) for k in self.dataplane.read().values())
+
+    def _reconcile(self, held: Held, net_id: str, keys: Keys) -> int:
+        brq = bridge_name(net_id)
+        have_vni = self._vni_of.get(brq)
+        net = held.networks.get(net_id)
+        if net is None:
+            if have_vni is None:
+                return 0
+            desired = HostState({})
+        else:
+            if have_vni is not None and have_vni != net.vni:
+                return self.full(held)  # the network's VNI changed: start over
+            if have_vni is None:
+                keys = Keys.all_of(net)  # a network new here is planned whole
+            want = _restricted(net, keys)
+            desired = HostState({net_id: NetworkState(net.vni, net.mtu, want)})
+        ports = [LocalPort.from_host_port(p) for p in held.ports.values() if p.network_id == net_id]
+        actual = {} if have_vni is None else {have_vni: self._actual(have_vni, keys, ports)}
+        present = self.dataplane.kernel.links
+        taps = frozenset(t for t in (tap_name(p.id) for p in ports) if t in present)
+        ops = plan(desired, actual, mode=MODE, ports=ports, taps=taps, local_ip=self.local_ip)
+        if ops:
+            self.dataplane.apply(ops)
+            self._track(ops)
+        return len(ops)
+
+    def _actual(self, vni: int, keys: Keys, ports: Iterable[LocalPort]) -> KernelNetwork:
+        """What the kernel holds for ``keys`` on ``vni`` (``Dataplane.read``, key by key)."""
+        kernel = self.dataplane.kernel
+        vx = kernel.links[vxlan_name(vni)]
+        bridge = kernel.links.get(vx.master) if vx.master else None
+        remotes = kernel.remotes.get(vx.name, {})
+        flood = remotes.get(FLOOD_MAC, [])
+        neigh = kernel.neigh.get(vx.name, {})
+        taps = frozenset(
+            tap
+            for tap in (tap_name(p.id) for p in ports)
+            if (link := kernel.links.get(tap)) is not None
+            and bridge is not None
+            and link.master == bridge.name
+            and link.up
+            and link.mtu == vx.mtu
+        )
+        entries = Entries(
+            frozenset(v for v in keys.vteps if v in flood),
+            frozenset(Unicast(m, d) for m in keys.macs for d in remotes.get(m, ())),
+            frozenset(
+                Neigh(ip, held[0])
+                for ip in keys.ips
+                if (held := neigh.get(ip)) is not None and held[1] == PERMANENT
+            ),
+        )
+        return KernelNetwork(
+            vni=vni,
+            bridge=vx.master,
+            mtu=vx.mtu,
+            local_ip=vx.local,
+            proxy=vx.proxy,
+            entries=entries,
+            taps=taps,
+            sound=self.dataplane._sound(vx, bridge),
+        )
+
+    def _track(self, ops: Iterable[Op]) -> None:
+        for op in ops:
+            if isinstance(op, RemoveNetwork):
+                if self._vni_of.get(op.bridge) == op.vni:
+                    del self._vni_of[op.bridge]
+            elif isinstance(op, EnsureNetwork):
+                self._vni_of[bridge_name(op.network_id)] = op.vni

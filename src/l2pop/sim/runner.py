@@ -23,7 +23,6 @@ from pathlib import Path
 import httpx
 
 from l2pop.agent.client import HostApi
-from l2pop.agent.metrics import AgentMetrics
 from l2pop.core import Host, PortStatus, Snapshot, desired
 from l2pop.sim.agent import SimAgent
 from l2pop.sim.api import SimApi
@@ -244,13 +243,12 @@ async def _setup(run: SimRun, api: SimApi) -> None:
     # http://) is built once and shared: building one per client costs ~20 ms each.
     tls = ssl.create_default_context()
     limits = httpx.Limits(max_connections=AGENT_CONNECTIONS)
-    metrics = AgentMetrics()  # shared: a registry per simulated agent is memory for nothing
     for host in fabric.hosts:
         transport = httpx.AsyncHTTPTransport(verify=tls, limits=limits)
         api_of_host = HostApi(
             [api.base_url], host.name, tokens[host.name], timeout=30.0, transport=transport
         )
-        plane = AgentPlane(host, metrics)
+        plane = AgentPlane(host)
         run.agents[host.name] = SimAgent(host, tokens[host.name], api_of_host, plane, run.tracker)
     await _bounded([a.start() for a in run.agents.values()], SETUP_CONCURRENCY)
 
