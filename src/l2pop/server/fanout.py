@@ -1,4 +1,4 @@
-"""Watch streams: per-host queues and watch lines encoded once per host.
+"""Watch fan-out: the open streams by host and watch lines encoded once per host.
 
 Within one revision, hosts that publish nothing of the change share the very
 same ``add``/``remove`` Entries objects (the core builds them once): their
@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable
 
 from l2pop.core import Delta, NetworkDelta
 from l2pop.core.wire import encode_entries
 from l2pop.server.store.base import JSON
 from l2pop.server.view import Applied
+from l2pop.server.watcher import Watcher
 
-__all__ = ["Hub", "Watcher", "bookmark_line", "encode_line"]
+__all__ = ["Hub", "bookmark_line", "encode_line"]
 
 _Cache = dict[tuple[object, ...], str]
 # A compact encoder built once (json.dumps with separators builds one per call).
@@ -80,27 +81,30 @@ def bookmark_line(revision: int) -> bytes:
     return f'{{"type":"bookmark","revision":{revision}}}\n'.encode()
 
 
-@dataclass(eq=False)
-class Watcher:
-    """One open watch stream. ``closed`` is set when it fell too far behind."""
-
-    host: str
-    queue: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
-    limit: int = 10_000
-    closed: bool = False
-
-
 class Hub:
-    """Open watch streams by host; ``publish`` hands each its host's line."""
+    """Open watch streams by host; ``publish`` hands each its host's line.
 
-    def __init__(self, queue_limit: int = 10_000) -> None:
+    Idle streams get a bookmark of the last published revision every
+    ``bookmark_interval`` (one timer for all streams, not one per stream): a
+    bookmark is offered after every line it covers, so it never runs ahead.
+    """
+
+    def __init__(
+        self,
+        queue_limit: int = 10_000,
+        bookmark_interval: float = 5.0,
+        on_cut: Callable[[Watcher], None] | None = None,
+    ) -> None:
         self._by_host: dict[str, set[Watcher]] = {}
         self._queue_limit = queue_limit
+        self._bookmark_interval = bookmark_interval
+        self._on_cut = on_cut
+        self.revision = 0  # of the last published change
         self.lines_sent = 0
         self.dropped = 0
 
-    def add(self, host: str) -> Watcher:
-        watcher = Watcher(host, limit=self._queue_limit)
+    def add(self, host: str, token_hash: str | None = None) -> Watcher:
+        watcher = Watcher(host, token_hash, limit=self._queue_limit)
         self._by_host.setdefault(host, set()).add(watcher)
         return watcher
 
@@ -114,10 +118,14 @@ class Hub:
 
     def close_all(self) -> None:
         """End every stream (server shutdown); agents reconnect and resume."""
-        for watchers in self._by_host.values():
-            for watcher in watchers:
-                watcher.closed = True
-                watcher.queue.put_nowait(b"")
+        for watcher in self._all():
+            watcher.close()
+
+    def revoke(self, host: str, valid: Callable[[Watcher], bool]) -> None:
+        """Close the streams of ``host`` whose token no longer holds."""
+        for watcher in list(self._by_host.get(host, ())):
+            if not valid(watcher):
+                watcher.close()
 
     def watching(self, host: str) -> bool:
         """Whether a stream of ``host`` is open here (liveness with one replica)."""
@@ -130,9 +138,10 @@ class Hub:
         return sum(len(w) for w in self._by_host.values())
 
     def publish(self, applied: Applied) -> int:
-        """Queue the revision's line for every watcher of a touched host; return hosts reached."""
+        """Hand the revision's line to every watcher of a touched host; return hosts reached."""
         cache: _Cache = {}
         reached = 0
+        self.revision = max(self.revision, applied.revision)
         for host in applied.hosts():
             watchers = self._by_host.get(host)
             if not watchers:
@@ -145,15 +154,28 @@ class Hub:
                 self._offer(watcher, line)
         return reached
 
+    def bookmark_idle(self) -> None:
+        """Offer a bookmark to every stream that sent nothing for the interval."""
+        horizon = time.monotonic() - self._bookmark_interval
+        line = bookmark_line(self.revision)
+        for watcher in self._all():
+            if watcher.last_sent <= horizon:
+                self._offer(watcher, line)
+
+    async def run_bookmarks(self) -> None:
+        """Bookmark idle streams until cancelled (a tenth of the interval late at most)."""
+        while True:
+            await asyncio.sleep(self._bookmark_interval / 10)
+            self.bookmark_idle()
+
+    def _all(self) -> list[Watcher]:
+        return [w for watchers in self._by_host.values() for w in watchers]
+
     def _offer(self, watcher: Watcher, line: bytes) -> None:
-        if watcher.closed:
-            return
-        if watcher.queue.qsize() >= watcher.limit:
-            # A stream this far behind is cut; its agent resumes from its
-            # last revision (or lists again) instead of holding memory here.
-            watcher.closed = True
+        if watcher.offer(line):
+            self.lines_sent += 1
+        elif watcher.cut:
+            self.remove(watcher)
             self.dropped += 1
-            watcher.queue.put_nowait(b"")
-            return
-        watcher.queue.put_nowait(line)
-        self.lines_sent += 1
+            if self._on_cut is not None:
+                self._on_cut(watcher)

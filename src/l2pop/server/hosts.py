@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Protocol
@@ -11,13 +10,14 @@ from l2pop.core import Port, PortEvent, desired
 from l2pop.core.wire import encode_state
 from l2pop.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from l2pop.server.auth import Principal, hash_token, new_token
-from l2pop.server.fanout import Watcher, bookmark_line
+from l2pop.server.fanout import bookmark_line
 from l2pop.server.history import replay_lines
 from l2pop.server.ports import PortNotFound, PortOps
 from l2pop.server.records import HOST, PORT, host_view
 from l2pop.server.service import Service, utc_iso, utc_now
 from l2pop.server.store.base import ABSENT, INDEX, JSON, Delete, Op, Put
 from l2pop.server.validate import parse_host, parse_status
+from l2pop.server.watcher import Watcher
 
 __all__ = ["HostOps", "parse_revision"]
 
@@ -177,16 +177,20 @@ class HostOps:
         return record
 
     async def open_watch(
-        self, principal: Principal, name: str, raw_revision: str | None
+        self, principal: Principal, name: str, raw_revision: str | None, token_hash: str
     ) -> tuple[list[bytes], Watcher]:
-        """Lines for (R, now] and a watcher registered for what follows."""
+        """Lines for (R, now] and a watcher registered for what follows.
+
+        ``token_hash`` is the stream's token: replacing it (or deleting the
+        host) ends the stream. The admin's streams end only with the server.
+        """
         principal.require_host(name)
         revision = parse_revision(raw_revision)
         self._stored(name)
         view = self.service.view
         if revision > view.revision:
             raise ValidationError("revision", revision, f"ahead of the current {view.revision}")
-        watcher = self.service.hub.add(name)
+        watcher = self.service.hub.add(name, None if principal.admin else token_hash)
         start, snapshot = view.revision, view.snapshot
         try:
             records = await self.service.store.changes(revision)
@@ -198,56 +202,28 @@ class HostOps:
         lines.append(bookmark_line(start))
         return lines, watcher
 
-    async def stream(
-        self, principal: Principal, token_hash: str, lines: list[bytes], watcher: Watcher
-    ) -> AsyncIterator[bytes]:
-        """The NDJSON body: replayed lines, then live lines and idle bookmarks."""
-        liveness = self._liveness()
-        async with contextlib.AsyncExitStack() as stack:
-            if liveness is not None and not principal.admin:
-                # The agent's open stream keeps its host "up" on every replica.
-                await stack.enter_async_context(liveness.hold(watcher.host))
-            async for chunk in self._stream(principal, token_hash, lines, watcher):
-                yield chunk
-
-    async def _stream(
-        self, principal: Principal, token_hash: str, lines: list[bytes], watcher: Watcher
-    ) -> AsyncIterator[bytes]:
+    @contextlib.asynccontextmanager
+    async def session(self, principal: Principal, watcher: Watcher) -> AsyncIterator[None]:
+        """The lifetime of an open stream: liveness, the gauge, and removal at the end."""
         service = self.service
+        liveness = self._liveness()
         service.metrics.watchers.inc()
-        loop = asyncio.get_running_loop()
-        gap = service.config.watch_flush_gap
         try:
-            yield b"".join(lines)
-            last_flush = loop.time()
-            while not watcher.closed and service.still_valid(principal, token_hash):
-                try:
-                    # asyncio.timeout, not wait_for: no extra task per line.
-                    async with asyncio.timeout(service.config.bookmark_interval):
-                        line = await watcher.queue.get()
-                except TimeoutError:
-                    if not watcher.queue.empty():
-                        # A line arrived as the wait timed out: a bookmark now
-                        # would claim its revision before the line went out.
-                        continue
-                    yield bookmark_line(service.view.revision)
-                    last_flush = loop.time()
-                    continue
-                # Under load, gather what arrives within ``gap`` of the last
-                # write into one write: one send per stream per gap, not per line.
-                wait = last_flush + gap - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                chunk = [line]
-                while not watcher.queue.empty():
-                    chunk.append(watcher.queue.get_nowait())
-                if watcher.closed:
-                    service.metrics.watch_dropped.inc()
-                    return
-                if not service.still_valid(principal, token_hash):
-                    return  # revoked while waiting: not one more line for the old token
-                yield b"".join(chunk)
-                last_flush = loop.time()
+            async with contextlib.AsyncExitStack() as stack:
+                if liveness is not None and not principal.admin:
+                    # The agent's open stream keeps its host "up" on every replica.
+                    await stack.enter_async_context(liveness.hold(watcher.host))
+                yield
         finally:
+            watcher.close()
             service.hub.remove(watcher)
             service.metrics.watchers.dec()
+
+    async def stream(
+        self, principal: Principal, lines: list[bytes], watcher: Watcher
+    ) -> AsyncIterator[bytes]:
+        """The NDJSON body as chunks (for a server that iterates a body)."""
+        async with self.session(principal, watcher):
+            yield b"".join(lines)
+            while (chunk := await watcher.take()) is not None:
+                yield chunk

@@ -11,7 +11,7 @@ import uvicorn
 
 from l2pop.errors import ValidationError
 from l2pop.server.api.app import create_app
-from l2pop.server.api.rawwatch import WatchFirst
+from l2pop.server.api.fastpath import AgentFastPath
 from l2pop.server.auth import load_admin_token
 from l2pop.server.metrics import Metrics
 from l2pop.server.service import Service, ServiceConfig
@@ -94,7 +94,7 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
         log.info("serving at revision %d on %s:%d", service.view.revision, host, port)
         return service
 
-    app = WatchFirst(create_app(open_service, options.max_body))
+    app = AgentFastPath(create_app(open_service, options.max_body))
     server = _Server(
         uvicorn.Config(
             app,

@@ -10,6 +10,7 @@ the precise 4xx (a duplicate found in the refreshed view).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from l2pop.errors import AuthError, ConflictError, StoreUnavailableError
 from l2pop.server.auth import AdminToken, Principal, hash_token, token_from_headers
 from l2pop.server.fanout import Hub
 from l2pop.server.metrics import Metrics
+from l2pop.server.records import HOST
 from l2pop.server.store.base import ChangeRecord, Op, PreconditionFailed, Store
 from l2pop.server.view import View
+from l2pop.server.watcher import Watcher
 
 __all__ = ["Service", "ServiceConfig", "utc_iso", "utc_now"]
 
@@ -41,9 +44,6 @@ class ServiceConfig:
     vni_range: tuple[int, int] = (1000, 1999)
     bookmark_interval: float = 5.0
     watch_queue_limit: int = 10_000
-    # A stream writes at most once per gap; lines arriving in between are
-    # batched (adds at most this much latency, only under load).
-    watch_flush_gap: float = 0.005
     write_timeout: float = WRITE_TIMEOUT_S
 
 
@@ -58,6 +58,7 @@ class Service:
     hub: Hub
     metrics: Metrics
     last_seen: dict[str, float] = field(default_factory=dict)
+    _bookmarks: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -65,17 +66,33 @@ class Service:
     ) -> Service:
         await store.start()
         view = View(await store.load())
-        service = cls(store, view, admin, config, Hub(config.watch_queue_limit), metrics)
+        hub = Hub(
+            config.watch_queue_limit,
+            config.bookmark_interval,
+            on_cut=lambda _: metrics.watch_dropped.inc(),
+        )
+        hub.revision = view.revision
+        service = cls(store, view, admin, config, hub, metrics)
         store.subscribe(service._on_change)
         metrics.revision.set(view.revision)
+        service._bookmarks = asyncio.create_task(hub.run_bookmarks())
         return service
 
     async def close(self) -> None:
+        if self._bookmarks is not None:
+            self._bookmarks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._bookmarks
+        self.hub.close_all()
         await self.store.close()
 
     def _on_change(self, record: ChangeRecord) -> None:
         applied = self.view.apply(record)
         reached = self.hub.publish(applied)
+        for change in record.changes:
+            if change.kind == HOST:
+                # A new token or a deleted host: its old token's streams end now.
+                self.hub.revoke(change.key, self._watcher_valid)
         self.metrics.revision.set(self.view.revision)
         self.metrics.deltas_sent.inc(reached)
         self.metrics.fanout.observe(len(applied.deltas))
@@ -92,8 +109,9 @@ class Service:
         self.last_seen[host] = time.time()
         return Principal(admin=False, host=host)
 
-    def still_valid(self, principal: Principal, token_hash: str) -> bool:
-        return principal.admin or self.view.tokens.get(token_hash) == principal.host
+    def _watcher_valid(self, watcher: Watcher) -> bool:
+        token = watcher.token_hash
+        return token is None or self.view.tokens.get(token) == watcher.host
 
     # -- writes ------------------------------------------------------------
 

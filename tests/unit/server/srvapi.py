@@ -11,7 +11,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from l2pop.server.api.app import create_app
-from l2pop.server.api.rawwatch import WatchFirst
+from l2pop.server.api.fastpath import AgentFastPath
 from l2pop.server.auth import AdminToken
 from l2pop.server.metrics import Metrics
 from l2pop.server.service import Service, ServiceConfig
@@ -70,6 +70,6 @@ def make_api(tmp_path: Path, max_body: int = 1024 * 1024, retain: int = 10_000) 
         config = ServiceConfig(bookmark_interval=0.2)
         return await Service.open(store, AdminToken(ADMIN), config, Metrics())
 
-    app = WatchFirst(create_app(open_service, max_body))
+    app = AgentFastPath(create_app(open_service, max_body))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, db)

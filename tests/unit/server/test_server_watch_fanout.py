@@ -20,13 +20,13 @@ from l2pop.core import PortEvent, apply, desired
 from l2pop.core.wire import decode_change, decode_state
 from l2pop.errors import L2popError
 from l2pop.server.auth import AdminToken, Principal
-from l2pop.server.fanout import Watcher
 from l2pop.server.hosts import HostOps
 from l2pop.server.metrics import Metrics
 from l2pop.server.networks import NetworkOps
 from l2pop.server.ports import PortOps
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.sqlite import SQLiteStore
+from l2pop.server.watcher import Watcher
 
 ADMIN = Principal(admin=True)
 HOSTS = [f"h{i}" for i in range(5)]
@@ -34,8 +34,7 @@ HOSTS = [f"h{i}" for i in range(5)]
 
 def _drain(watcher: Watcher) -> list[dict[str, Any]]:
     lines = []
-    while not watcher.queue.empty():
-        chunk = watcher.queue.get_nowait()
+    for chunk in watcher.pending():
         lines += [json.loads(line) for line in chunk.splitlines() if line]
     return lines
 
@@ -88,7 +87,7 @@ async def _scenario(db: Path, seed: int, steps: int) -> None:
         await hosts.register({"name": name, "tunnel_ip": f"192.0.2.{i + 1}"})
     start = service.view.revision
     states = {h: decode_state(hosts.state(ADMIN, h))[1] for h in HOSTS}
-    watchers = {h: (await hosts.open_watch(ADMIN, h, str(start)))[1] for h in HOSTS}
+    watchers = {h: (await hosts.open_watch(ADMIN, h, str(start), "admin"))[1] for h in HOSTS}
     lines: dict[str, list[dict[str, Any]]] = {h: [] for h in HOSTS}
     rng = random.Random(seed)
     try:
@@ -109,7 +108,7 @@ async def _scenario(db: Path, seed: int, steps: int) -> None:
             assert states[host] == desired(service.view.snapshot, host), host
             if service.view.get("host", host) is None:
                 continue  # unregistered by the scenario: nothing to resume
-            replayed, again = await hosts.open_watch(ADMIN, host, str(start))
+            replayed, again = await hosts.open_watch(ADMIN, host, str(start), "admin")
             got = [json.loads(x) for chunk in replayed for x in chunk.splitlines() if x]
             assert [g for g in got if g["type"] == "change"] == lines[host]
             service.hub.remove(again)

@@ -19,7 +19,16 @@ from l2pop.server.networks import NetworkOps
 from l2pop.server.ports import PortOps
 from l2pop.server.service import Service
 
-__all__ = ["Context", "attach", "create_app", "ctx", "read_json"]
+__all__ = [
+    "Context",
+    "attach",
+    "catch_up",
+    "check_declared_size",
+    "create_app",
+    "ctx",
+    "parse_json_body",
+    "read_json",
+]
 
 DEFAULT_MAX_BODY = 1024 * 1024
 
@@ -41,9 +50,7 @@ def ctx(request: Request) -> Context:
 async def read_json(request: Request) -> Any:
     """The request body as JSON; over ``--max-body`` is 413, not JSON is 400."""
     limit = ctx(request).max_body
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLargeError(f"request body of {declared} bytes is over the {limit} limit")
+    check_declared_size(request.headers.get("content-length"), limit)
     chunks = []
     size = 0
     async for chunk in request.stream():
@@ -51,7 +58,17 @@ async def read_json(request: Request) -> Any:
         if size > limit:
             raise BodyTooLargeError(f"request body is over the {limit} byte limit")
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return parse_json_body(b"".join(chunks))
+
+
+def check_declared_size(declared: str | None, limit: int) -> None:
+    """413 before reading, when the client announces a body over ``limit``."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError(f"request body of {declared} bytes is over the {limit} limit")
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """A request body as JSON; empty or malformed is a 400 naming the problem."""
     if not raw.strip():
         raise ValidationError("body", "", "a JSON body is required")
     try:
@@ -117,13 +134,13 @@ class ReadBarrier:
             context = getattr(getattr(scope.get("app"), "state", None), "ctx", None)
             if isinstance(context, Context):
                 read = scope["method"] in ("GET", "HEAD")
-                await _catch_up(
+                await catch_up(
                     context.service, BARRIER_TIMEOUT_S if read else WRITE_BARRIER_TIMEOUT_S
                 )
         await self.app(scope, receive, send)
 
 
-async def _catch_up(service: Service, timeout: float) -> None:
+async def catch_up(service: Service, timeout: float) -> None:
     barrier = getattr(service.store, "barrier", None)
     if barrier is None:
         return

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
@@ -16,8 +14,6 @@ from l2pop.server.auth import hash_token, token_from_headers
 from l2pop.server.store.base import JSON
 
 __all__ = ["fast_routes", "router"]
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 router = APIRouter()
 
@@ -101,42 +97,25 @@ async def host_watch(request: Request, name: str, revision: str | None = None) -
     for key in request.query_params:
         if key != "revision":
             raise ValidationError(key, request.query_params[key], "unknown query parameter")
-    lines, watcher = await c.hosts.open_watch(principal, name, revision)
-    stream = c.hosts.stream(principal, token_hash, lines, watcher)
+    lines, watcher = await c.hosts.open_watch(principal, name, revision, token_hash)
+    stream = c.hosts.stream(principal, lines, watcher)
     return StreamingResponse(
         stream, media_type="application/x-ndjson", headers={"Cache-Control": "no-store"}
     )
 
 
 def fast_routes() -> list[Route]:
-    """The agents' hot paths as plain Starlette routes, matched before FastAPI's.
+    """``/state`` as a plain Starlette route, matched before FastAPI's.
 
     FastAPI's per-request machinery (dependency solving, its router) cost more
-    CPU than the status report itself; the FastAPI routes above stay for the
-    OpenAPI schema and are never reached for these paths.
+    CPU than the listing itself; the FastAPI route above stays for the OpenAPI
+    schema. The status report and the watch are served before the app is
+    reached at all (:mod:`l2pop.server.api.fastpath`).
     """
-
-    async def status(request: Request) -> Response:
-        p = request.path_params
-        return JSONResponse(await report_status(request, p["name"], p["port_id"]))
+    path = "/v1/hosts/{name}/state"
 
     async def state(request: Request) -> Response:
+        request.scope["l2pop.route"] = path  # the metrics label
         return JSONResponse(await host_state(request, request.path_params["name"]))
 
-    async def watch(request: Request) -> Response:
-        raw = request.query_params.get("revision")
-        return await host_watch(request, request.path_params["name"], raw)
-
-    def labelled(path: str, endpoint: Endpoint) -> Endpoint:
-        async def handle(request: Request) -> Response:
-            request.scope["l2pop.route"] = path  # the metrics label
-            return await endpoint(request)
-
-        return handle
-
-    table: list[tuple[str, Endpoint, str]] = [
-        ("/v1/hosts/{name}/ports/{port_id}/status", status, "PUT"),
-        ("/v1/hosts/{name}/state", state, "GET"),
-        ("/v1/hosts/{name}/watch", watch, "GET"),
-    ]
-    return [Route(path, labelled(path, fn), methods=[method]) for path, fn, method in table]
+    return [Route(path, state, methods=["GET"])]

@@ -1,0 +1,101 @@
+"""Write a streamed ASGI response body from synchronous code, with no task per chunk.
+
+A watch line is the server's most frequent write (one per interested host
+per change). ``await send(...)`` from a task per stream costs a task switch,
+a queue and two generator hops per line; yet an ASGI server's ``send`` only
+suspends when the client is slow (flow control paused the transport). So
+:class:`BodyWriter` runs ``send`` inline: when it completes without
+suspending (the usual case) the chunk is on the socket already; when it does
+suspend, the rest of that ``send`` and every chunk after it go to one
+draining task, in order, until the backlog is empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import types
+from collections.abc import Coroutine, Generator
+from typing import Any
+
+from starlette.types import Send
+
+__all__ = ["BodyWriter"]
+
+log = logging.getLogger(__name__)
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, None], first: Any) -> Generator[Any, Any, None]:
+    """Go on with ``coro``, which already yielded ``first`` to its (absent) driver."""
+    to_yield = first
+    while True:
+        try:
+            sent = yield to_yield
+        except BaseException as exc:  # cancellation reaches the inner send
+            try:
+                to_yield = coro.throw(exc)
+            except StopIteration:
+                return
+            continue
+        try:
+            to_yield = coro.send(sent)
+        except StopIteration:
+            return
+
+
+class BodyWriter:
+    """Chunks of one response body; a :data:`~l2pop.server.watcher.Sink`."""
+
+    def __init__(self, send: Send, limit: int) -> None:
+        self._send = send
+        self._limit = limit
+        self._backlog: list[bytes] = []
+        self._draining: asyncio.Task[None] | None = None
+        self.failed = False
+
+    def __call__(self, chunk: bytes) -> bool:
+        """Write ``chunk`` now, or after the backlog; False once ``limit`` chunks behind."""
+        if self.failed:
+            return False
+        if self._draining is not None:
+            self._backlog.append(chunk)
+            return len(self._backlog) < self._limit
+        coro = self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+        assert isinstance(coro, Coroutine)  # an ASGI server's send is an async def
+        try:
+            blocker = coro.send(None)
+        except StopIteration:
+            return True
+        except Exception as exc:  # the connection is gone: the stream ends
+            log.info("watch write failed: %r", exc)
+            self.failed = True
+            return False
+        self._draining = asyncio.get_running_loop().create_task(self._drain(coro, blocker))
+        return True
+
+    async def _drain(self, coro: Coroutine[Any, Any, None], blocker: Any) -> None:
+        try:
+            await _resume(coro, blocker)
+            while self._backlog and not self.failed:
+                chunk = b"".join(self._backlog)
+                self._backlog = []
+                await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except Exception as exc:
+            log.info("watch write failed: %r", exc)
+            self.failed = True
+        finally:
+            self._draining = None
+
+    async def finish(self) -> None:
+        """Wait for the backlog to be written (unless dropped), then end the body."""
+        if self._draining is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._draining)
+        if not self.failed:
+            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def drop(self) -> None:
+        """Forget the backlog (the stream was cut for falling behind)."""
+        self._backlog = []

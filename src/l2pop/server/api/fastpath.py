@@ -1,0 +1,162 @@
+"""The agents' hot paths as bare ASGI handlers in front of the FastAPI app.
+
+``PUT /v1/hosts/{name}/ports/{id}/status`` and ``GET /v1/hosts/{name}/watch``
+are the server's most frequent requests (every agent, every port change).
+Through FastAPI each would pass seven middleware layers and the router; here
+they go straight from uvicorn to the service, with the same checks, the same
+Neutron-shaped errors, the same read barrier and the same request metrics.
+The FastAPI routes of the same paths stay for the OpenAPI schema (and the
+TestClient); everything else passes through to the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+
+from starlette.datastructures import Headers, QueryParams
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from l2pop.errors import BodyTooLargeError, L2popError, ValidationError
+from l2pop.server.api.app import (
+    BARRIER_TIMEOUT_S,
+    WRITE_BARRIER_TIMEOUT_S,
+    Context,
+    catch_up,
+    check_declared_size,
+    parse_json_body,
+)
+from l2pop.server.api.asgiwriter import BodyWriter
+from l2pop.server.api.errors import error_response
+from l2pop.server.auth import hash_token, token_from_headers
+from l2pop.server.watcher import Watcher
+
+__all__ = ["AgentFastPath"]
+
+log = logging.getLogger(__name__)
+_WATCH = re.compile(r"^/v1/hosts/([^/]+)/watch$")
+_STATUS = re.compile(r"^/v1/hosts/([^/]+)/ports/([^/]+)/status$")
+WATCH_ROUTE = "/v1/hosts/{name}/watch"
+STATUS_ROUTE = "/v1/hosts/{name}/ports/{port_id}/status"
+_NDJSON = [(b"content-type", b"application/x-ndjson"), (b"cache-control", b"no-store")]
+_JSON = [(b"content-type", b"application/json")]
+
+
+class AgentFastPath:
+    """Serve the watch and the status report directly; pass everything else on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        context = getattr(getattr(self.app, "state", None), "ctx", None)
+        if scope["type"] == "http" and isinstance(context, Context):
+            path, method = scope["path"], scope["method"]
+            if method == "GET" and (match := _WATCH.match(path)):
+                await _watch(context, match.group(1), scope, receive, send)
+                return
+            if method == "PUT" and (match := _STATUS.match(path)):
+                await _status(context, match.group(1), match.group(2), scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _respond(
+    context: Context, response: Response, route: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    context.service.metrics.requests.labels(scope["method"], route, str(response.status_code)).inc()
+    await response(scope, receive, send)
+
+
+async def _status(
+    context: Context, name: str, port_id: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    service = context.service
+    try:
+        await catch_up(service, WRITE_BARRIER_TIMEOUT_S)
+        headers = Headers(scope=scope)
+        principal = service.authenticate(headers)
+        principal.require_host(name)
+        body = parse_json_body(await _read_body(receive, headers, context.max_body))
+        record = await context.hosts.report_status(principal, name, port_id, body)
+    except L2popError as exc:
+        await _respond(context, error_response(exc), STATUS_ROUTE, scope, receive, send)
+        return
+    payload = json.dumps({"port": record}, separators=(",", ":")).encode()
+    service.metrics.requests.labels("PUT", STATUS_ROUTE, "200").inc()
+    length = str(len(payload)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [*_JSON, (b"content-length", length)],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
+    check_declared_size(headers.get("content-length"), limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ValidationError("body", "", "the client went away before its body arrived")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(f"request body is over the {limit} byte limit")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _watch(context: Context, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+    service = context.service
+    query = QueryParams(scope.get("query_string", b""))
+    try:
+        await catch_up(service, BARRIER_TIMEOUT_S)
+        headers = Headers(scope=scope)
+        principal = service.authenticate(headers)
+        token_hash = hash_token(token_from_headers(headers))
+        for key in query:
+            if key != "revision":
+                raise ValidationError(key, query[key], "unknown query parameter")
+        lines, watcher = await context.hosts.open_watch(
+            principal, name, query.get("revision"), token_hash
+        )
+    except L2popError as exc:
+        await _respond(context, error_response(exc), WATCH_ROUTE, scope, receive, send)
+        return
+    service.metrics.requests.labels("GET", WATCH_ROUTE, "200").inc()
+    async with context.hosts.session(principal, watcher):
+        await send({"type": "http.response.start", "status": 200, "headers": _NDJSON})
+        await send({"type": "http.response.body", "body": b"".join(lines), "more_body": True})
+        writer = BodyWriter(send, watcher.limit)
+        watcher.attach(writer)
+        gone = asyncio.create_task(_until_disconnect(receive, watcher))
+        try:
+            await watcher.ended()
+            if watcher.cut:
+                writer.drop()
+            await writer.finish()
+        except OSError as exc:
+            log.info("watch of %s ended: %s", name, exc)
+        finally:
+            gone.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gone
+
+
+async def _until_disconnect(receive: Receive, watcher: Watcher) -> None:
+    """The client went away: end the stream (uvicorn drops writes to a gone client)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            watcher.close()
+            return
