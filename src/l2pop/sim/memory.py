@@ -24,6 +24,7 @@ from l2pop.core import Host, Network
 from l2pop.sim.api import ApiError, SimApi
 from l2pop.sim.procstats import MIB, ProcSampler
 from l2pop.sim.server_proc import ServerProcess, running_server
+from l2pop.sim.transport import FastTransport
 from l2pop.sim.workload import host_name, tunnel_ip
 
 __all__ = ["MemoryConfig", "measure_memory"]
@@ -106,9 +107,15 @@ async def _load(config: MemoryConfig, server: ServerProcess, progress: Any) -> d
     # loaders must not share a pool with a thousand open watch streams.
     watch_limits = httpx.Limits(max_connections=config.hosts + 8)
     load_limits = httpx.Limits(max_connections=config.concurrency + 8)
+    # The simulator's light transport: httpx's default pool costs the loader more CPU
+    # per request than the server spends on it.
     async with (
-        httpx.AsyncClient(base_url=server.url, limits=watch_limits, timeout=30.0) as watch_client,
-        httpx.AsyncClient(base_url=server.url, limits=load_limits, timeout=30.0) as client,
+        httpx.AsyncClient(
+            base_url=server.url, limits=watch_limits, timeout=30.0, transport=FastTransport()
+        ) as watch_client,
+        httpx.AsyncClient(
+            base_url=server.url, limits=load_limits, timeout=30.0, transport=FastTransport()
+        ) as client,
     ):
         api = SimApi(client, server.admin_token)
         gate = asyncio.Semaphore(config.concurrency)

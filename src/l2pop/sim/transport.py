@@ -1,0 +1,239 @@
+"""A small HTTP/1.1 transport for httpx over asyncio streams, for the simulator.
+
+The simulator sends thousands of requests per second and reads thousands of
+watch streams from one process. httpx's default transport (httpcore over anyio)
+costs a lot of CPU per request at that rate: on every request it scans every
+connection of its pool, one readability syscall each. This transport keeps the
+httpx API, so the agent's own client (:class:`~l2pop.agent.client.HostApi`) and
+the driver's (:class:`~l2pop.sim.api.SimApi`) run unchanged on top of it, with
+a plain keep-alive pool underneath: ``http://`` only, bodies by
+``Content-Length`` or ``chunked`` (the watch stream), read timeouts per read.
+
+A request that goes out on a pooled connection the server closed while it idled
+fails before any byte of an answer: it is sent once more on a new connection
+(the server never saw it). Other failures raise httpx's transport errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+
+import httpx
+
+__all__ = ["FastTransport"]
+
+KEEPALIVE_S = 2.0  # uvicorn closes an idle connection after 5 s: drop ours first
+MAX_IDLE = 256  # idle connections kept per server
+NO_BODY = {204, 304}
+
+
+class _Conn:
+    __slots__ = ("idle_since", "reader", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.idle_since = 0.0
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+class _Timeout:
+    """``asyncio.timeout`` that accepts None (no limit)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def of(seconds: float | None) -> contextlib.AbstractAsyncContextManager[object]:
+        if seconds is None:
+            return contextlib.nullcontext()
+        return asyncio.timeout(seconds)
+
+
+class FastTransport(httpx.AsyncBaseTransport):
+    """Keep-alive HTTP/1.1 over asyncio streams. ``shared``: several clients use it, so
+    a client's ``aclose`` leaves it open (close it with :meth:`close`)."""
+
+    def __init__(self, *, shared: bool = False, keepalive_s: float = KEEPALIVE_S) -> None:
+        self._shared = shared
+        self._keepalive_s = keepalive_s
+        self._idle: dict[tuple[str, int], deque[_Conn]] = {}
+
+    async def aclose(self) -> None:
+        if not self._shared:
+            await self.close()
+
+    async def close(self) -> None:
+        for idle in self._idle.values():
+            while idle:
+                idle.pop().close()
+
+    def release(self, key: tuple[str, int], conn: _Conn) -> None:
+        idle = self._idle.setdefault(key, deque())
+        if len(idle) >= MAX_IDLE:
+            conn.close()
+            return
+        conn.idle_since = time.monotonic()
+        idle.append(conn)
+
+    async def _connect(
+        self, key: tuple[str, int], timeout: float | None, request: httpx.Request
+    ) -> tuple[_Conn, bool]:
+        idle = self._idle.get(key)
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if now - conn.idle_since < self._keepalive_s and not conn.reader.at_eof():
+                return conn, True
+            conn.close()
+        try:
+            async with _Timeout.of(timeout):
+                reader, writer = await asyncio.open_connection(key[0], key[1])
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"connect {key}", request=request) from None
+        except OSError as exc:
+            raise httpx.ConnectError(f"connect {key}: {exc}", request=request) from exc
+        return _Conn(reader, writer), False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme != "http":
+            raise httpx.UnsupportedProtocol(f"{url.scheme}: only http:// here", request=request)
+        key = (url.host, url.port or 80)
+        timeouts = request.extensions.get("timeout", {})
+        body = await request.aread()
+        lines = [b"%s %s HTTP/1.1" % (request.method.encode(), url.raw_path)]
+        lines.extend(b"%s: %s" % (name, value) for name, value in request.headers.raw)
+        message = b"\r\n".join(lines) + b"\r\n\r\n" + body
+        for attempt in range(2):
+            conn, reused = await self._connect(key, timeouts.get("connect"), request)
+            try:
+                conn.writer.write(message)
+                async with _Timeout.of(timeouts.get("read")):
+                    head = await conn.reader.readuntil(b"\r\n\r\n")
+            except TimeoutError:
+                conn.close()
+                raise httpx.ReadTimeout(f"{request.method} {url}", request=request) from None
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+                conn.close()
+                partial = isinstance(exc, asyncio.IncompleteReadError) and bool(exc.partial)
+                if reused and attempt == 0 and not partial:
+                    continue  # a pooled connection the server had closed: never reached it
+                raise httpx.ReadError(f"{request.method} {url}: {exc!r}", request=request) from exc
+            return await self._response(key, conn, head, request, timeouts.get("read"))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _response(
+        self,
+        key: tuple[str, int],
+        conn: _Conn,
+        head: bytes,
+        request: httpx.Request,
+        read_timeout: float | None,
+    ) -> httpx.Response:
+        status_line, *header_lines = head[:-4].split(b"\r\n")
+        parts = status_line.split(b" ", 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            conn.close()
+            raise httpx.RemoteProtocolError(f"bad status line {status_line!r}", request=request)
+        status = int(parts[1])
+        headers: list[tuple[bytes, bytes]] = []
+        length: int | None = None
+        chunked = False
+        reuse = True
+        for line in header_lines:
+            name, _, value = line.partition(b":")
+            name, value = name.strip(), value.strip()
+            headers.append((name, value))
+            lower = name.lower()
+            if lower == b"content-length":
+                length = int(value)
+            elif lower == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif lower == b"connection":
+                reuse = b"close" not in value.lower()
+        extensions = {"http_version": b"HTTP/1.1"}
+        if request.method == "HEAD" or status in NO_BODY or status < 200:
+            length = 0
+        if chunked:
+            stream = _Chunked(self, key, conn, reuse, read_timeout, request)
+            return httpx.Response(status, headers=headers, stream=stream, extensions=extensions)
+        try:
+            async with _Timeout.of(read_timeout):
+                if length is None:
+                    content = await conn.reader.read()
+                    reuse = False
+                else:
+                    content = await conn.reader.readexactly(length) if length else b""
+        except TimeoutError:
+            conn.close()
+            raise httpx.ReadTimeout(f"{request.method} {request.url}", request=request) from None
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            conn.close()
+            what = f"{request.method} {request.url}: {exc!r}"
+            raise httpx.ReadError(what, request=request) from exc
+        if reuse:
+            self.release(key, conn)
+        else:
+            conn.close()
+        return httpx.Response(status, headers=headers, content=content, extensions=extensions)
+
+
+class _Chunked(httpx.AsyncByteStream):
+    """A ``Transfer-Encoding: chunked`` body, chunk by chunk (a watch stream)."""
+
+    def __init__(
+        self,
+        transport: FastTransport,
+        key: tuple[str, int],
+        conn: _Conn,
+        reuse: bool,
+        read_timeout: float | None,
+        request: httpx.Request,
+    ) -> None:
+        self._transport = transport
+        self._key = key
+        self._conn: _Conn | None = conn
+        self._reuse = reuse
+        self._timeout = read_timeout
+        self._request = request
+        self._done = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn = self._conn
+        if conn is None:
+            return
+        reader = conn.reader
+        try:
+            while True:
+                async with _Timeout.of(self._timeout):
+                    size_line = await reader.readline()
+                    if not size_line:
+                        raise asyncio.IncompleteReadError(b"", None)
+                    size = int(size_line.split(b";", 1)[0].strip(), 16)
+                    if size == 0:
+                        while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        self._done = True
+                        return
+                    data = await reader.readexactly(size + 2)
+                yield data[:-2]
+        except TimeoutError:
+            raise httpx.ReadTimeout("watch stream idle", request=self._request) from None
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            raise httpx.ReadError(f"stream: {exc!r}", request=self._request) from exc
+
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if self._done and self._reuse:
+            self._transport.release(self._key, conn)
+        else:
+            conn.close()
