@@ -9,9 +9,10 @@ string joins, not N JSON encodings.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Iterable
+
+import orjson
 
 from l2pop.core import Delta, NetworkDelta
 from l2pop.core.wire import encode_entries
@@ -22,12 +23,11 @@ from l2pop.server.watcher import Watcher
 __all__ = ["Hub", "bookmark_line", "encode_line"]
 
 _Cache = dict[tuple[object, ...], str]
-# A compact encoder built once (json.dumps with separators builds one per call).
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def _dumps(value: object) -> str:
-    return _ENCODER.encode(value)
+    """Compact JSON (orjson: the same text as json.dumps with "," and ":" separators)."""
+    return orjson.dumps(value).decode()
 
 
 def _fragment(change: NetworkDelta, cache: _Cache) -> str:

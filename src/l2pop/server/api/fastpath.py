@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 
+import orjson
 from starlette.datastructures import Headers, QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -86,7 +86,7 @@ async def _status(
     except L2popError as exc:
         await _respond(context, error_response(exc), STATUS_ROUTE, scope, receive, send)
         return
-    payload = json.dumps({"port": record}, separators=(",", ":")).encode()
+    payload = orjson.dumps({"port": record})
     service.metrics.requests.labels("PUT", STATUS_ROUTE, "200").inc()
     length = str(len(payload)).encode()
     await send(

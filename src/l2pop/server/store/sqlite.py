@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import orjson
 
 from l2pop.errors import GoneError, StoreUnavailableError, ValidationError
 from l2pop.server.store.base import (
@@ -124,7 +125,7 @@ class SQLiteStore:
             "SELECT kind, key, value, mod_revision FROM records WHERE kind != ?", (INDEX,)
         )
         for kind, key, value, mod in rows:
-            records.setdefault(kind, {})[key] = StoredRecord(json.loads(value), mod)
+            records.setdefault(kind, {})[key] = StoredRecord(orjson.loads(value), mod)
         return Loaded(self._meta("revision"), self._meta("compacted"), records)
 
     async def load(self) -> Loaded:
@@ -256,11 +257,11 @@ class SQLiteStore:
                 raise PreconditionFailed(op.kind, op.key, op.expect, actual)
             if isinstance(op, Check):
                 continue
-            before = None if row is None else json.loads(row[0])
+            before = None if row is None else orjson.loads(row[0])
             if isinstance(op, Put):
                 conn.execute(
                     "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)",
-                    (op.kind, op.key, json.dumps(op.value), revision),
+                    (op.kind, op.key, orjson.dumps(op.value).decode(), revision),
                 )
                 after: JSON | None = op.value
             else:
@@ -285,12 +286,10 @@ def _check_none(conn: sqlite3.Connection, op: CheckNone) -> None:
 
 
 def _encode_change(record: ChangeRecord) -> str:
-    return json.dumps(
-        [[c.kind, c.key, c.before, c.after] for c in record.changes], separators=(",", ":")
-    )
+    return orjson.dumps([[c.kind, c.key, c.before, c.after] for c in record.changes]).decode()
 
 
 def _decode_change(revision: int, body: str) -> ChangeRecord:
     return ChangeRecord(
-        revision, tuple(ResourceChange(k, key, b, a) for k, key, b, a in json.loads(body))
+        revision, tuple(ResourceChange(k, key, b, a) for k, key, b, a in orjson.loads(body))
     )
