@@ -51,7 +51,7 @@ async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
     revision = (await conn.call("GET", "/healthz", admin))[1]["revision"]
     await conn.close()
     tracker = Tracker()
-    tasks = await watch_all(host, int(port), fabric, revision, tracker)
+    streams = await watch_all(host, int(port), fabric, revision, tracker)
     server = psutil.Process(pid)
     cpu_before = sum(server.cpu_times()[:2])
     client_before = time.process_time()
@@ -61,9 +61,8 @@ async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
     drain_deadline = time.perf_counter() + 10
     while tracker.pending and time.perf_counter() < drain_deadline:
         await asyncio.sleep(0.05)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    for stream in streams:
+        stream.close()
     fanout = [len(b) - 1 for b in fabric.bound.values()]
     return {
         "populate_s": round(populate_s, 1),

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from l2pop.bench.server_http import Connection, ndjson_stream
+from l2pop.bench.server_http import Connection, open_ndjson
 
 __all__ = ["Fabric", "LoadConfig", "Tracker", "populate", "run_load", "watch_all"]
 
@@ -59,9 +59,9 @@ class Tracker:
     lines: int = 0
     waiters: dict[str, asyncio.Future[None]] = field(default_factory=dict)
 
-    def on_line(self, line: bytes, now: float) -> None:
-        self.lines += 1
-        for mac in _UNICAST_MAC.findall(line):
+    def on_lines(self, lines: bytes, now: float) -> None:
+        self.lines += lines.count(b"\n")
+        for mac in _UNICAST_MAC.findall(lines):
             change = self.pending.get(mac.decode())
             if change is not None:
                 change.received += 1
@@ -156,25 +156,14 @@ async def populate(host: str, port: int, admin: str, cfg: LoadConfig) -> Fabric:
 
 async def watch_all(
     host: str, port: int, fabric: Fabric, revision: int, tracker: Tracker
-) -> list[asyncio.Task[None]]:
+) -> list[asyncio.Transport]:
     """One stream per host from ``revision``; returns once every stream answered."""
-    ready = asyncio.Event()
-    started = [0]
-
-    async def watch(name: str, token: str) -> None:
-        first = True
+    opened = []
+    for name, token in fabric.tokens.items():
         path = f"/v1/hosts/{name}/watch?revision={revision}"
-        async for line in ndjson_stream(host, port, path, token):
-            if first:
-                first = False
-                started[0] += 1
-                if started[0] == len(fabric.tokens):
-                    ready.set()
-            tracker.on_line(line, time.perf_counter())
-
-    tasks = [asyncio.create_task(watch(n, t)) for n, t in fabric.tokens.items()]
-    await asyncio.wait_for(ready.wait(), timeout=120)
-    return tasks
+        opened.append(await open_ndjson(host, port, path, token, tracker.on_lines))
+    await asyncio.wait_for(asyncio.gather(*(p.first for _, p in opened)), timeout=120)
+    return [transport for transport, _ in opened]
 
 
 async def run_load(
