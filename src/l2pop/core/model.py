@@ -226,6 +226,14 @@ class Port:
     def bound(self) -> bool:
         return bool(self.host)
 
+    def with_status(self, status: PortStatus) -> Port:
+        """This port in ``status``: nothing else changes, so nothing is validated again."""
+        twin = object.__new__(Port)
+        for name in Port.__slots__:
+            object.__setattr__(twin, name, getattr(self, name))
+        object.__setattr__(twin, "status", PortStatus(status))
+        return twin
+
     @property
     def published(self) -> bool:
         """Whether peers should learn about this port (only ACTIVE ports are)."""

@@ -264,12 +264,18 @@ def network_deltas(
         _changes_of(old, new, _neigh, sources),
     )
     meta_changed = (vni, mtu) != (old.network.vni, old.network.mtu)
-    generic = changes.delta_for(None)
+    add, remove = changes.delta_for(None)
+    # Hosts that publish none of the changed entries all get the same delta:
+    # one immutable value, shared (the server encodes it once for all of them).
+    shared = NetworkDelta(vni, mtu, add=add, remove=remove)
     publishers = changes.hosts()
     for host in staying:
-        add, remove = changes.delta_for(host) if host in publishers else generic
-        if add or remove or meta_changed:
-            out[host] = NetworkDelta(vni, mtu, add=add, remove=remove)
+        if host in publishers:
+            add, remove = changes.delta_for(host)
+            if add or remove or meta_changed:
+                out[host] = NetworkDelta(vni, mtu, add=add, remove=remove)
+        elif shared.add or shared.remove or meta_changed:
+            out[host] = shared
     return out
 
 
@@ -291,4 +297,13 @@ def _collect(per_network: Mapping[str, Mapping[str, NetworkDelta]]) -> Deltas:
     for net_id, by_host in per_network.items():
         for host, change in by_host.items():
             per_host.setdefault(host, {})[net_id] = change
-    return {host: Delta(changes) for host, changes in per_host.items()}
+    # Hosts with the very same network changes share one (immutable) Delta.
+    shared: dict[tuple[tuple[str, int], ...], Delta] = {}
+    out: Deltas = {}
+    for host, changes in per_host.items():
+        key = tuple((net_id, id(change)) for net_id, change in changes.items())
+        delta = shared.get(key)
+        if delta is None:
+            delta = shared[key] = Delta(changes)
+        out[host] = delta
+    return out

@@ -158,7 +158,7 @@ class PortOps:
         def build() -> list[Op]:
             stored = self.stored(port_id)
             current = stored.value
-            status = next_status(port_of(current), event)
+            status = next_status(self.service.view.port(port_id) or port_of(current), event)
             if status == PortStatus(current["status"]):
                 return []
             new = {

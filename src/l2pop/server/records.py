@@ -56,6 +56,35 @@ def port_of(rec: JSON) -> Port:
     )
 
 
+def port_like(rec: JSON, known: Port | None) -> Port:
+    """``port_of(rec)``, reusing ``known`` (validated before) when only the status differs.
+
+    A status report is the most frequent change: its record differs from the
+    port already in the snapshot by ``status`` alone, and comparing is much
+    cheaper than validating MACs and addresses again.
+    """
+    if known is None or not _same_but_status(known, rec):
+        return port_of(rec)
+    status = PortStatus(rec["status"])
+    return known if known.status is status else known.with_status(status)
+
+
+def _same_but_status(known: Port, rec: JSON) -> bool:
+    return (
+        known.id == rec["id"]
+        and known.network_id == rec["network_id"]
+        and known.mac_address == rec["mac_address"]
+        and known.host == rec["binding:host_id"]
+        and known.admin_state_up is rec["admin_state_up"]
+        and known.name == rec["name"]
+        and known.device_owner == rec["device_owner"]
+        and known.device_id == rec["device_id"]
+        and known.fixed_ips == tuple(ip["ip_address"] for ip in rec["fixed_ips"])
+        and tuple((p.ip_address, p.mac_address) for p in known.allowed_address_pairs)
+        == tuple((p["ip_address"], p.get("mac_address")) for p in rec["allowed_address_pairs"])
+    )
+
+
 def host_of(rec: JSON) -> Host:
     return Host(rec["name"], rec["tunnel_ip"])
 

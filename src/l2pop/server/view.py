@@ -25,7 +25,7 @@ from l2pop.core import (
     step_all,
 )
 from l2pop.core.wire import encode_host_port
-from l2pop.server.records import HOST, NETWORK, PORT, host_of, network_of, port_of
+from l2pop.server.records import HOST, NETWORK, PORT, host_of, network_of, port_like, port_of
 from l2pop.server.store.base import JSON, ChangeRecord, Loaded, ResourceChange, StoredRecord
 
 __all__ = ["Applied", "View", "events_of", "host_ports_of"]
@@ -129,6 +129,14 @@ class View:
     def get(self, kind: str, key: str) -> StoredRecord | None:
         return self.records[kind].get(key)
 
+    def port(self, port_id: str) -> Port | None:
+        """The snapshot's port ``port_id`` (validated when it was stored)."""
+        stored = self.records[PORT].get(port_id)
+        if stored is None:
+            return None
+        net = self.snapshot.networks.get(stored.value["network_id"])
+        return None if net is None else net.ports.get(port_id)
+
     def values(self, kind: str) -> Iterator[JSON]:
         return (r.value for r in self.records[kind].values())
 
@@ -137,6 +145,9 @@ class View:
         if record.revision <= self.revision:
             return Applied(record.revision, {})
         memo: _Ports = {}
+        for change in record.changes:
+            if change.kind == PORT and change.after is not None:
+                memo[id(change.after)] = port_like(change.after, self.port(change.key))
         self.snapshot, deltas = step_all(self.snapshot, events_of(record.changes, memo=memo))
         for change in record.changes:
             self._apply_record(change, record.revision)
