@@ -193,7 +193,7 @@ def register(bench: typer.Typer) -> None:
             True, help="Keep one watch stream per host open during the memory run."
         ),
         memory_concurrency: int = typer.Option(
-            8, min=1, help="Port creations in flight during the memory load."
+            32, min=1, help="Port creations in flight during the memory load."
         ),
         memory_time_limit: float = typer.Option(
             1800.0,

@@ -136,8 +136,11 @@ def _apply_time(
     line = lines.get(host, {}).get(change.revision)
     if line is not None:
         return line.t_apply
+    # A listing at or past the change's revision holds it, even when the list was sent
+    # before the change (a host restarting while a peer's port changes): the watch then
+    # resumes past it and its line never comes.
     for relist in relists.get(host, []):
-        if relist.revision >= change.revision and relist.t_start >= change.t_send:
+        if relist.revision >= change.revision:
             return relist.t_done
     return None
 

@@ -42,7 +42,7 @@ class MemoryConfig:
     ports: int = 100_000
     networks: int = 1000
     watchers: bool = True
-    concurrency: int = 8
+    concurrency: int = 32
     time_limit_s: float = 3600.0
     tmpfs: bool = True  # the RSS does not depend on where the file is; loading does
     load_time_limit_s: float = 1800.0  # stop loading then, report the RSS curve so far

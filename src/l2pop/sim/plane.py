@@ -112,6 +112,9 @@ class AgentPlane:
         self.local_ip = self.dataplane.local_ip
         # bridge name -> VNI of the VXLAN device enslaved to it (what the kernel holds)
         self._vni_of: dict[str, int] = {}
+        # VNI -> its devices are sound (only an EnsureNetwork / RemoveNetwork changes that)
+        self._sound: dict[int, bool] = {}
+        self._stale = False  # an apply failed: read the whole kernel again next time
 
     def full(self, held: Held) -> int:
         """After a list: read the whole kernel, reconcile everything; the ops applied."""
@@ -123,7 +126,10 @@ class AgentPlane:
             taps=self.dataplane.taps(),
             local_ip=self.local_ip,
         )
+        self._stale = True
         self.dataplane.apply(ops)
+        self._stale = False
+        self._sound.clear()
         self._vni_of = {
             link.master: link.vni
             for link in self.dataplane.kernel.links.values()
@@ -133,6 +139,8 @@ class AgentPlane:
 
     def change(self, held: Held, touch: Touch) -> int:
         """After ``held.advance`` of a batch of lines: reconcile only the keys they touched."""
+        if self._stale:
+            return self.full(held)
         ops = 0
         for net_id, keys in touch.networks.items():
             ops += self._reconcile(held, net_id, keys)
@@ -143,6 +151,8 @@ class AgentPlane:
         tap = tap_name(port.id)
         if tap not in self.dataplane.kernel.links:
             self.dataplane.kernel.add_tap(tap)
+        if self._stale:
+            return self.full(held)
         return self._reconcile(held, port.network_id, Keys())
 
     def unplug(self, port_id: str) -> None:
@@ -177,7 +187,9 @@ class AgentPlane:
         taps = frozenset(t for t in (tap_name(p.id) for p in ports) if t in present)
         ops = plan(desired, actual, mode=MODE, ports=ports, taps=taps, local_ip=self.local_ip)
         if ops:
+            self._stale = True
             self.dataplane.apply(ops)
+            self._stale = False
             self._track(ops)
         return len(ops)
 
@@ -188,6 +200,11 @@ class AgentPlane:
         bridge = kernel.links.get(vx.master) if vx.master else None
         remotes = kernel.remotes.get(vx.name, {})
         flood = remotes.get(FLOOD_MAC, [])
+        # one pass over the kernel's list, not one per VTEP (a network joined names all)
+        if len(keys.vteps) > 1:
+            floods = keys.vteps.intersection(flood)
+        else:
+            floods = {v for v in keys.vteps if v in flood}
         neigh = kernel.neigh.get(vx.name, {})
         taps = frozenset(
             tap
@@ -199,7 +216,7 @@ class AgentPlane:
             and link.mtu == vx.mtu
         )
         entries = Entries(
-            frozenset(v for v in keys.vteps if v in flood),
+            frozenset(floods),
             frozenset(Unicast(m, d) for m in keys.macs for d in remotes.get(m, ())),
             frozenset(
                 Neigh(ip, held[0])
@@ -207,6 +224,9 @@ class AgentPlane:
                 if (held := neigh.get(ip)) is not None and held[1] == PERMANENT
             ),
         )
+        sound = self._sound.get(vni)
+        if sound is None:
+            sound = self._sound[vni] = self.dataplane._sound(vx, bridge)
         return KernelNetwork(
             vni=vni,
             bridge=vx.master,
@@ -215,11 +235,13 @@ class AgentPlane:
             proxy=vx.proxy,
             entries=entries,
             taps=taps,
-            sound=self.dataplane._sound(vx, bridge),
+            sound=sound,
         )
 
     def _track(self, ops: Iterable[Op]) -> None:
         for op in ops:
+            if isinstance(op, EnsureNetwork | RemoveNetwork):
+                self._sound.pop(op.vni, None)
             if isinstance(op, RemoveNetwork):
                 if self._vni_of.get(op.bridge) == op.vni:
                     del self._vni_of[op.bridge]

@@ -80,6 +80,20 @@ def test_a_relist_covers_a_line_the_host_never_received() -> None:
     assert result.outcomes[-1].latency_s == pytest.approx(0.2)
 
 
+def test_a_list_sent_before_the_change_but_answered_after_it_covers_its_line() -> None:
+    tracker = _tracker(LINES[:3] + LINES[4:])
+    tracker.relists.append(RelistRecord("h1", "restart", 4, 5.0, 6.2, 3, 500))
+    result = analyse(FABRIC, TRACE, tracker, PORT_IDS, NET_IDS, {})
+    assert result.missing == 0
+
+
+def test_a_list_older_than_the_change_does_not_cover_it() -> None:
+    tracker = _tracker(LINES[:3] + LINES[4:])
+    tracker.relists.append(RelistRecord("h1", "restart", 3, 5.0, 6.2, 3, 500))
+    result = analyse(FABRIC, TRACE, tracker, PORT_IDS, NET_IDS, {})
+    assert result.missing == 1
+
+
 def test_a_line_to_an_uninterested_host_is_unexpected() -> None:
     result = analyse(
         FABRIC, TRACE, _tracker([*LINES, ("h3", 4, 6.0, (("N1", 3),), ())]), PORT_IDS, NET_IDS, {}
