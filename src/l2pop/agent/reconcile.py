@@ -65,20 +65,28 @@ class LocalPort:
 
 def programmable(state: NetworkState, local_macs: frozenset[str] = frozenset()) -> Entries:
     """The entries of ``state`` the kernel should hold: unambiguous, none for our own MACs."""
-    # The sets hold distinct pairs, so counting keys counts distinct VTEPs / MACs.
-    vteps_per_mac = Counter(u.mac for u in state.unicast)
-    macs_per_ip = Counter(n.ip for n in state.neigh)
-    ambiguous = {mac for mac, n in vteps_per_mac.items() if n > 1} | local_macs
+    # The sets hold distinct pairs, so a MAC seen twice has two VTEPs, an IP seen twice
+    # two MACs. Most states have neither: one set comprehension each tells.
+    macs = {u.mac for u in state.unicast}
+    ambiguous = local_macs & macs
+    if len(macs) != len(state.unicast):
+        ambiguous |= _repeated(u.mac for u in state.unicast)
     unicast = (
         frozenset(u for u in state.unicast if u.mac not in ambiguous)
         if ambiguous
         else state.unicast
     )
-    if all(n == 1 for n in macs_per_ip.values()):
+    if len({n.ip for n in state.neigh}) == len(state.neigh):
         neigh = state.neigh
     else:
-        neigh = frozenset(n for n in state.neigh if macs_per_ip[n.ip] == 1)
+        shared = _repeated(n.ip for n in state.neigh)
+        neigh = frozenset(n for n in state.neigh if n.ip not in shared)
     return Entries(state.flood, unicast, neigh)
+
+
+def _repeated(keys: Iterable[str]) -> frozenset[str]:
+    counts = Counter(keys)
+    return frozenset(key for key, n in counts.items() if n > 1)
 
 
 def effective(desired: HostState, ports: Iterable[LocalPort] = ()) -> HostState:

@@ -40,6 +40,9 @@ MIN_MTU = 68
 MAX_MTU = 8950
 
 _MAC_RE = re.compile(r"^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# An IPv4 address exactly as ipaddress prints it: no leading zeros, no spaces.
+_CANONICAL_IPV4_RE = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 class PortStatus(StrEnum):
@@ -69,6 +72,12 @@ def normalize_ip(value: object, field_name: str = "ip_address") -> str:
     """Canonical text of a single IPv4 or IPv6 address; raise otherwise."""
     if not isinstance(value, str):
         raise ValidationError(field_name, value, "must be a string")
+    if _CANONICAL_IPV4_RE.fullmatch(value):
+        # Already canonical dotted-quad (what every decoded line carries): the answer is
+        # the value itself unless it is multicast (224/4) or unspecified.
+        first = int(value[: value.index(".")])
+        if not 224 <= first <= 239 and value != "0.0.0.0":
+            return value
     try:
         address = ipaddress.ip_address(value.strip())
     except ValueError:
