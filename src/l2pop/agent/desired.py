@@ -104,6 +104,10 @@ class Held:
     ) -> None:
         self.revision = revision
         self.ports: dict[str, HostPort] = {} if ports is None else ports
+        # network id -> port id -> that port as the reconciler sees it (kept by advance)
+        self._local: dict[str, dict[str, LocalPort]] = {}
+        for port in self.ports.values():
+            self._local.setdefault(port.network_id, {})[port.id] = LocalPort.from_host_port(port)
         self.networks: dict[str, HeldNetwork] = {}
         # network id -> its immutable form, dropped when a line changes the network
         self._frozen: dict[str, NetworkState] = {}
@@ -142,6 +146,13 @@ class Held:
 
     def local_ports(self) -> list[LocalPort]:
         return [LocalPort.from_host_port(p) for p in self.ports.values()]
+
+    def local_ports_on(self, net_id: str) -> list[LocalPort]:
+        """This host's ports on ``net_id``."""
+        return list(self._local.get(net_id, {}).values())
+
+    def has_port_on(self, net_id: str) -> bool:
+        return net_id in self._local
 
     def port_of_tap(self, tap: str) -> HostPort | None:
         for port in self.ports.values():
@@ -209,10 +220,18 @@ class Held:
             net.remove(nd.remove)
             net.add(nd.add)
         for port in change.ports:
+            old = self.ports.get(port.id)
+            if old is not None:
+                on_old = self._local[old.network_id]
+                del on_old[port.id]
+                if not on_old:
+                    del self._local[old.network_id]
             if port.deleted:
                 self.ports.pop(port.id, None)
             else:
                 self.ports[port.id] = port
+                local = LocalPort.from_host_port(port)
+                self._local.setdefault(port.network_id, {})[port.id] = local
         self.revision = change.revision
 
 

@@ -190,13 +190,8 @@ class SimAgent:
 
     def _check_targeted(self, change: WatchChange) -> None:
         """After the line: every network it names is one this host has a port on, or left."""
-        mine: set[str] | None = None
         for net_id, nd in change.delta.networks.items():
-            if nd.removed:
-                continue
-            if mine is None:
-                mine = {p.network_id for p in self.held.ports.values()}
-            if net_id not in mine:
+            if not nd.removed and not self.held.has_port_on(net_id):
                 self.stats.foreign_deltas += 1
 
     async def _notify(self) -> None:

@@ -65,6 +65,9 @@ class ChangeOutcome:
     nbytes: int
     network_hosts: int  # hosts with a bound port on the port's network, after
     latency_s: float | None  # None: some interested host never applied it
+    # from the request sent (not its answer) to the last interested host applying it:
+    # the API round trip and the server's work included
+    from_send_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -217,9 +220,10 @@ def _judge(
     assert port is not None
     net = replay.snapshot.networks.get(port.network_id)
     network_hosts = 0 if net is None else len(net.bound)
-    latency = None
+    latency = from_send = None
     if complete and change.t_ack is not None:
         latency = max(0.0, max(times, default=change.t_ack) - change.t_ack)
+        from_send = max(0.0, max(times, default=change.t_ack) - change.t_send)
     out.outcomes.append(
         ChangeOutcome(
             change,
@@ -230,5 +234,6 @@ def _judge(
             nbytes,
             network_hosts,
             latency,
+            from_send,
         )
     )

@@ -58,6 +58,9 @@ class Keys:
     vteps: set[str] = field(default_factory=set)
     macs: set[str] = field(default_factory=set)
     ips: set[str] = field(default_factory=set)
+    # the network left the host in the batch (it may be back by its end): every key
+    # the kernel holds for it is planned
+    whole: bool = False
 
     def add_entries(self, entries: Entries) -> None:
         self.vteps |= entries.flood
@@ -85,6 +88,7 @@ class Touch:
         """``change`` (applied to the held state) with ``before``: its ports as held before."""
         for net_id, nd in change.delta.networks.items():
             keys = self.keys(net_id)
+            keys.whole |= nd.removed
             keys.add_entries(nd.add)
             keys.add_entries(nd.remove)
         for port in change.ports:
@@ -179,9 +183,11 @@ class AgentPlane:
                 return self.full(held)  # the network's VNI changed: start over
             if have_vni is None:
                 keys = Keys.all_of(net)  # a network new here is planned whole
+            elif keys.whole:
+                keys = self._kernel_keys(have_vni, Keys.all_of(net))
             want = _restricted(net, keys)
             desired = HostState({net_id: NetworkState(net.vni, net.mtu, want)})
-        ports = [LocalPort.from_host_port(p) for p in held.ports.values() if p.network_id == net_id]
+        ports = held.local_ports_on(net_id)
         actual = {} if have_vni is None else {have_vni: self._actual(have_vni, keys, ports)}
         present = self.dataplane.kernel.links
         taps = frozenset(t for t in (tap_name(p.id) for p in ports) if t in present)
@@ -192,6 +198,15 @@ class AgentPlane:
             self._stale = False
             self._track(ops)
         return len(ops)
+
+    def _kernel_keys(self, vni: int, keys: Keys) -> Keys:
+        """``keys`` and every key the kernel holds on ``vni``."""
+        kernel = self.dataplane.kernel
+        remotes = kernel.remotes.get(vxlan_name(vni), {})
+        keys.vteps.update(remotes.get(FLOOD_MAC, ()))
+        keys.macs.update(mac for mac in remotes if mac != FLOOD_MAC)
+        keys.ips.update(kernel.neigh.get(vxlan_name(vni), {}))
+        return keys
 
     def _actual(self, vni: int, keys: Keys, ports: Iterable[LocalPort]) -> KernelNetwork:
         """What the kernel holds for ``keys`` on ``vni`` (``Dataplane.read``, key by key)."""

@@ -99,12 +99,23 @@ def build_result(run: SimRun, command: str) -> JSON:
         ]
         for phase in ("populate", "churn")
     }
+    from_send: dict[str, list[float]] = {"populate": [], "churn": []}
+    for o in analysis.outcomes:
+        if o.from_send_s is not None and o.phase in from_send:
+            from_send[o.phase].append(o.from_send_s)
     changes = Counter(run.phase_of[c.index] for c in run.tracker.changes if c.index in run.phase_of)
-    throughput = {
-        f"{phase}_changes_per_s": round(changes[phase] / run.timings[f"{phase}_s"], 1)
-        for phase in ("populate", "churn")
-        if run.timings.get(f"{phase}_s")
-    }
+    throughput: JSON = {}
+    for phase in ("populate", "churn"):
+        seconds = run.timings.get(f"{phase}_s")
+        if not seconds or not changes[phase]:
+            continue
+        throughput[f"{phase}_changes_per_s"] = round(changes[phase] / seconds, 1)
+        # CPU time per change: what each process spent, spread over the phase's changes
+        for who, figures in (("server", run.server), ("sim", run.sim_cpu)):
+            percent = figures.get(f"{phase}_cpu_percent")
+            if percent is not None:
+                ms = percent / 100 * seconds * 1000 / changes[phase]
+                throughput[f"{phase}_{who}_cpu_ms_per_change"] = round(ms, 2)
     relists = Counter(r.reason for r in run.tracker.relists)
     return {
         "command": command,
@@ -134,6 +145,7 @@ def build_result(run: SimRun, command: str) -> JSON:
             "measured": len(analysis.outcomes),
         },
         "latency": {phase: summarize_ms(values) for phase, values in latencies.items()},
+        "latency_from_send": {phase: summarize_ms(values) for phase, values in from_send.items()},
         "latency_cdf_ms": {phase: _cdf(values) for phase, values in latencies.items()},
         "messages": _messages(analysis, costs),
         "correctness": {
@@ -174,6 +186,12 @@ def print_summary(result: JSON, console: Console | None = None) -> None:
         if stats.get("count"):
             table.add_row(
                 f"{phase} apply latency p50/p95/p99/max (ms)",
+                f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} / {stats['max_ms']}",
+            )
+    for phase, stats in result.get("latency_from_send", {}).items():
+        if stats.get("count"):
+            table.add_row(
+                f"{phase} request sent -> applied p50/p95/p99/max (ms)",
                 f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} / {stats['max_ms']}",
             )
     for key, value in result["throughput"].items():

@@ -60,6 +60,9 @@ def test_a_perfect_run_has_no_faults_and_exact_latencies() -> None:
     assert (result.missing, result.unexpected, result.mismatched, result.unresolved) == (0, 0, 0, 0)
     latencies = {o.change.revision: o.latency_s for o in result.outcomes}
     assert latencies == pytest.approx({1: 0.010, 2: 0.001, 3: 0.002, 4: 0.050})
+    # sent 0.5 s before its answer: the round trip counts from the request
+    from_send = {o.change.revision: o.from_send_s for o in result.outcomes}
+    assert from_send == pytest.approx({1: 0.510, 2: 0.501, 3: 0.502, 4: 0.550})
     messages = {o.change.revision: (o.messages, o.expected_hosts) for o in result.outcomes}
     assert messages == {1: (1, 1), 2: (1, 1), 3: (1, 1), 4: (2, 2)}
     assert [o.network_hosts for o in result.outcomes] == [1, 1, 2, 2]
