@@ -29,6 +29,7 @@ __all__ = ["FastTransport"]
 KEEPALIVE_S = 2.0  # uvicorn closes an idle connection after 5 s: drop ours first
 MAX_IDLE = 256  # idle connections kept per server
 NO_BODY = {204, 304}
+MAX_COALESCE = 1 << 20  # bytes of buffered chunks joined into one read at most
 
 
 class _Conn:
@@ -185,6 +186,23 @@ class FastTransport(httpx.AsyncBaseTransport):
         return httpx.Response(status, headers=headers, content=content, extensions=extensions)
 
 
+async def _buffered_chunks(reader: asyncio.StreamReader, parts: list[bytes]) -> None:
+    """Append the data of every complete chunk already buffered (a burst of watch lines
+    is then one read for the agent: one batch, one reconcile). Never waits for data."""
+    buffer: bytearray = reader._buffer  # type: ignore[attr-defined]
+    total = 0
+    while total < MAX_COALESCE:
+        end = buffer.find(b"\r\n")
+        if end < 0:
+            return
+        size = int(bytes(buffer[:end]).split(b";", 1)[0].strip(), 16)
+        if size == 0 or len(buffer) < end + 2 + size + 2:
+            return  # the last chunk, or one not fully here: the main loop reads it
+        chunk = await reader.readexactly(end + 2 + size + 2)
+        parts.append(chunk[end + 2 : -2])
+        total += size
+
+
 class _Chunked(httpx.AsyncByteStream):
     """A ``Transfer-Encoding: chunked`` body, chunk by chunk (a watch stream)."""
 
@@ -223,7 +241,9 @@ class _Chunked(httpx.AsyncByteStream):
                         self._done = True
                         return
                     data = await reader.readexactly(size + 2)
-                yield data[:-2]
+                    parts = [data[:-2]]
+                    await _buffered_chunks(reader, parts)
+                yield parts[0] if len(parts) == 1 else b"".join(parts)
         except TimeoutError:
             raise httpx.ReadTimeout("watch stream idle", request=self._request) from None
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
