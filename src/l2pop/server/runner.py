@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -13,6 +14,7 @@ from l2pop.errors import ValidationError
 from l2pop.server.api.app import create_app
 from l2pop.server.api.fastpath import AgentFastPath
 from l2pop.server.auth import load_admin_token
+from l2pop.server.gcpolicy import GcPolicy, run_gc_policy
 from l2pop.server.metrics import Metrics
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.base import DEFAULT_RETAIN, Store
@@ -34,6 +36,7 @@ class ServerOptions:
     retain: int = DEFAULT_RETAIN
     bookmark_interval: float = 5.0
     access_log: bool = False
+    gc: GcPolicy = field(default_factory=GcPolicy)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -56,9 +59,12 @@ def parse_vni_range(value: str) -> tuple[int, int]:
 class _Server(uvicorn.Server):
     """uvicorn that ends the watch streams first, so shutdown does not wait on them."""
 
-    def __init__(self, config: uvicorn.Config, services: list[Service]) -> None:
+    def __init__(
+        self, config: uvicorn.Config, services: list[Service], tasks: list[asyncio.Task[None]]
+    ) -> None:
         super().__init__(config)
         self.services = services
+        self.tasks = tasks
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -69,6 +75,8 @@ class _Server(uvicorn.Server):
     async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         for service in self.services:
             service.hub.close_all()
+        for task in self.tasks:
+            task.cancel()
         await super().shutdown(sockets)  # type: ignore[arg-type]
 
 
@@ -81,6 +89,7 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
     config = ServiceConfig(vni_range=options.vni_range, bookmark_interval=options.bookmark_interval)
 
     services: list[Service] = []
+    tasks: list[asyncio.Task[None]] = []
 
     async def open_service() -> Service:
         metrics = Metrics()
@@ -91,6 +100,8 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
         else:
             metrics.hosts_up.set_function(service.hub.hosts_watching)
         services.append(service)
+        # The view is loaded: freeze it out of the collector's full passes.
+        tasks.append(asyncio.create_task(run_gc_policy(options.gc)))
         log.info("serving at revision %d on %s:%d", service.view.revision, host, port)
         return service
 
@@ -106,5 +117,6 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
             lifespan="on",
         ),
         services,
+        tasks,
     )
     server.run()
