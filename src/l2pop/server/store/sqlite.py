@@ -1,9 +1,10 @@
 """SQLite store: one file, WAL, ``synchronous=FULL``, group commit.
 
 Concurrent ``commit`` calls are queued and written by one writer thread in
-batches: every transaction of a batch gets its own SAVEPOINT and revision
-(a failed guard rolls back that transaction only), and the batch ends with
-one COMMIT -- one fsync for many acknowledged writes. Listeners then get the
+batches: every transaction of a batch gets its own revision, a failed guard
+drops that transaction only (:mod:`l2pop.server.store.sqlite_batch` checks
+the guards in Python and writes a batch in a few statements), and the batch
+ends with one COMMIT -- one fsync for many acknowledged writes. Listeners then get the
 change records in revision order on the event loop, and only after that are
 the callers' futures resolved (read-your-writes).
 """
@@ -24,19 +25,15 @@ from l2pop.errors import GoneError, StoreUnavailableError, ValidationError
 from l2pop.server.store.base import (
     DEFAULT_RETAIN,
     INDEX,
-    JSON,
     ChangeListener,
     ChangeRecord,
-    Check,
-    CheckNone,
-    Delete,
     Loaded,
     Op,
     PreconditionFailed,
-    Put,
     ResourceChange,
     StoredRecord,
 )
+from l2pop.server.store.sqlite_batch import BatchWriter
 
 __all__ = ["SQLiteStore"]
 
@@ -208,24 +205,12 @@ class SQLiteStore:
     def _write_batch(self, batch: list[Sequence[Op]]) -> list[ChangeRecord | PreconditionFailed]:
         conn = self._conn
         assert conn is not None
-        revision = self._meta("revision")
-        outcome: list[ChangeRecord | PreconditionFailed] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for ops in batch:
-                conn.execute("SAVEPOINT txn")
-                try:
-                    record = self._apply(conn, ops, revision + 1)
-                except PreconditionFailed as failed:
-                    conn.execute("ROLLBACK TO txn")
-                    conn.execute("RELEASE txn")
-                    outcome.append(failed)
-                    continue
-                conn.execute("RELEASE txn")
-                revision += 1
-                outcome.append(record)
-            conn.execute("UPDATE meta SET value = ? WHERE name = 'revision'", (revision,))
-            self._compact(conn, revision)
+            writer = BatchWriter(conn, self._meta("revision"))
+            outcome = writer.run(batch)
+            conn.execute("UPDATE meta SET value = ? WHERE name = 'revision'", (writer.revision,))
+            self._compact(conn, writer.revision)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -241,52 +226,6 @@ class SQLiteStore:
         conn.execute("DELETE FROM changes WHERE revision <= ?", (compacted,))
         conn.execute("UPDATE meta SET value = ? WHERE name = 'compacted'", (compacted,))
         self._compacted = compacted
-
-    def _apply(self, conn: sqlite3.Connection, ops: Sequence[Op], revision: int) -> ChangeRecord:
-        changes: list[ResourceChange] = []
-        for op in ops:
-            if isinstance(op, CheckNone):
-                _check_none(conn, op)
-                continue
-            row = conn.execute(
-                "SELECT value, mod_revision FROM records WHERE kind = ? AND key = ?",
-                (op.kind, op.key),
-            ).fetchone()
-            actual = 0 if row is None else int(row[1])
-            if op.expect is not None and op.expect != actual:
-                raise PreconditionFailed(op.kind, op.key, op.expect, actual)
-            if isinstance(op, Check):
-                continue
-            before = None if row is None else orjson.loads(row[0])
-            if isinstance(op, Put):
-                conn.execute(
-                    "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)",
-                    (op.kind, op.key, orjson.dumps(op.value).decode(), revision),
-                )
-                after: JSON | None = op.value
-            else:
-                assert isinstance(op, Delete)
-                conn.execute("DELETE FROM records WHERE kind = ? AND key = ?", (op.kind, op.key))
-                after = None
-            if op.kind != INDEX and (before is not None or after is not None):
-                changes.append(ResourceChange(op.kind, op.key, before, after))
-        record = ChangeRecord(revision, tuple(changes))
-        conn.execute("INSERT INTO changes VALUES (?, ?)", (revision, _encode_change(record)))
-        return record
-
-
-def _check_none(conn: sqlite3.Connection, op: CheckNone) -> None:
-    # Keys are text; "prefix" <= key < "prefix" + U+FFFF selects the prefix range.
-    row = conn.execute(
-        "SELECT key, mod_revision FROM records WHERE kind = ? AND key >= ? AND key < ? LIMIT 1",
-        (op.kind, op.prefix, op.prefix + "\uffff"),
-    ).fetchone()
-    if row is not None:
-        raise PreconditionFailed(op.kind, str(row[0]), 0, int(row[1]))
-
-
-def _encode_change(record: ChangeRecord) -> str:
-    return orjson.dumps([[c.kind, c.key, c.before, c.after] for c in record.changes]).decode()
 
 
 def _decode_change(revision: int, body: str) -> ChangeRecord:
