@@ -87,9 +87,7 @@ async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
         # CPU the server spent per acknowledged change (all its work: HTTP,
         # store, core step, fan-out, the writer process's socket writes).
         "server_cpu_ms_per_change": round(1000 * cpu_load / max(1, load["acked"]), 3),
-        "server_main_process_cpu_ms_per_change": round(
-            1000 * main_load / max(1, load["acked"]), 3
-        ),
+        "server_main_process_cpu_ms_per_change": round(1000 * main_load / max(1, load["acked"]), 3),
         "server_rss_mib": round(server.memory_info().rss / 2**20, 1),
         # The load generator shares the machine: near 100 % it is the bottleneck.
         "bench_client_cpu_percent": round(100 * client_cpu / load["elapsed_s"], 1),
