@@ -19,7 +19,6 @@ from l2pop.server.metrics import Metrics
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.base import DEFAULT_RETAIN, Store
 from l2pop.server.store.sqlite import SQLiteStore
-from l2pop.server.streamlink import StreamLink
 
 __all__ = ["ServerOptions", "parse_listen", "parse_vni_range", "serve"]
 
@@ -37,7 +36,6 @@ class ServerOptions:
     retain: int = DEFAULT_RETAIN
     bookmark_interval: float = 5.0
     access_log: bool = False
-    stream_writer: bool = False  # watch streams written by a second process (experimental)
     gc: GcPolicy = field(default_factory=GcPolicy)
 
 
@@ -101,8 +99,6 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
             metrics.hosts_up.set_function(lambda: len(liveness.up_hosts()))
         else:
             metrics.hosts_up.set_function(service.hub.hosts_watching)
-        if options.stream_writer:
-            service.streamer = StreamLink.start(config.watch_queue_limit)
         services.append(service)
         # The view is loaded: freeze it out of the collector's full passes.
         tasks.append(asyncio.create_task(run_gc_policy(options.gc)))

@@ -21,7 +21,6 @@ from l2pop.server.fanout import Hub
 from l2pop.server.metrics import Metrics
 from l2pop.server.records import HOST
 from l2pop.server.store.base import ChangeRecord, Op, PreconditionFailed, Store
-from l2pop.server.streamlink import StreamLink
 from l2pop.server.view import View
 from l2pop.server.watcher import Watcher
 
@@ -59,8 +58,6 @@ class Service:
     hub: Hub
     metrics: Metrics
     last_seen: dict[str, float] = field(default_factory=dict)
-    # The stream writer process (``l2pop server``); None: streams written in-process.
-    streamer: StreamLink | None = None
     _bookmarks: asyncio.Task[None] | None = None
 
     @classmethod
@@ -87,8 +84,6 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._bookmarks
         self.hub.close_all()
-        if self.streamer is not None:
-            await self.streamer.close()
         await self.store.close()
 
     def _on_change(self, record: ChangeRecord) -> None:
