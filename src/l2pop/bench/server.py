@@ -16,6 +16,7 @@ import shlex
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,8 +62,11 @@ async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
     server = psutil.Process(pid)
     main_before, cpu_before = _cpu(server)
     client_before = time.process_time()
+    sent_before = await _stream_counters(host, int(port), admin)
     load = await run_load(host, int(port), fabric, cfg, tracker)
     main_after, cpu_after = _cpu(server)
+    sent_after = await _stream_counters(host, int(port), admin)
+    lines, writes = (after - before for after, before in zip(sent_after, sent_before, strict=True))
     cpu_load, main_load = cpu_after - cpu_before, main_after - main_before
     client_cpu = time.process_time() - client_before
     drain_deadline = time.perf_counter() + 10
@@ -80,6 +84,8 @@ async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
         "send_to_all_streams_ms": _ms(tracker.send_latency),
         "undelivered_after_10s": len(tracker.pending),
         "mean_fanout_hosts": round(sum(fanout) / max(1, len(fanout)), 1),
+        # The server joins the lines a stream gets in one loop turn into one write.
+        "server_lines_per_stream_write": round(lines / max(1, writes), 2),
         # The server's processes together (it and its stream writer), then its
         # main process alone: its one Python thread is what saturates first.
         "server_cpu_percent_during_load": round(100 * cpu_load / load["elapsed_s"], 1),
@@ -93,6 +99,23 @@ async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
         "bench_client_cpu_percent": round(100 * client_cpu / load["elapsed_s"], 1),
         "machine_load_average_1m": round(psutil.getloadavg()[0], 2),
     }
+
+
+async def _stream_counters(host: str, port: int, admin: str) -> tuple[float, float]:
+    """Watch lines queued and stream writes so far, from the server's /metrics."""
+    from l2pop.bench.server_http import Connection
+
+    conn = await Connection.open(host, port)
+    try:
+        text = (await conn.raw("GET", "/metrics", admin)).decode()
+    finally:
+        await conn.close()
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("l2pop_deltas_sent_total", "l2pop_watch_writes"):
+            values[name] = float(value)
+    return values.get("l2pop_deltas_sent_total", 0.0), values.get("l2pop_watch_writes", 0.0)
 
 
 def _cpu(server: Any) -> tuple[float, float]:
@@ -113,11 +136,19 @@ def _ms(values: list[float]) -> dict[str, float]:
     }
 
 
+def _run(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    """On uvloop, as the server: the load generator shares the 2 cores with what it measures."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
 def run_bench(cfg: Any, workdir: Path, server_args: list[str]) -> dict[str, Any]:
     from l2pop.sim.server_proc import running_server
 
     with running_server(workdir, server_args) as server:
-        result = asyncio.run(_bench(server.url, server.admin_token, cfg, server.pid))
+        result = _run(_bench(server.url, server.admin_token, cfg, server.pid))
     return {"config": dataclasses.asdict(cfg), **result}
 
 
@@ -135,7 +166,7 @@ def run_bench_on_etcd(
 
 def run_external(cfg: Any, url: str, token: str, pid: int) -> dict[str, Any]:
     """Against a server someone else started (e.g. under a profiler); it must be empty."""
-    return {"config": dataclasses.asdict(cfg), **asyncio.run(_bench(url, token, cfg, pid))}
+    return {"config": dataclasses.asdict(cfg), **_run(_bench(url, token, cfg, pid))}
 
 
 def register(bench: typer.Typer) -> None:

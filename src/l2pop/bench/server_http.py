@@ -47,6 +47,12 @@ class Connection:
         reader, writer = await asyncio.open_connection(host, port, limit=1 << 24)
         return cls(reader, writer, f"{host}:{port}")
 
+    async def raw(self, method: str, path: str, token: str, payload: bytes = b"") -> bytes:
+        self._writer.write(_request(method, self._host, path, token, payload))
+        _, headers = await _head(self._reader)
+        length = int(headers.get("content-length", "0"))
+        return await self._reader.readexactly(length) if length else b""
+
     async def call(self, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
         payload = b"" if body is None else json.dumps(body).encode()
         self._writer.write(_request(method, self._host, path, token, payload))

@@ -19,6 +19,12 @@ class Metrics:
         self.deltas_sent = Counter(
             "l2pop_deltas_sent", "Watch change lines queued to hosts", registry=r
         )
+        # A gauge read from the hub (it only grows): lines / writes = lines per write.
+        self.watch_writes = Gauge(
+            "l2pop_watch_writes",
+            "Chunks written to watch streams since start (under load one carries several lines)",
+            registry=r,
+        )
         self.fanout = Histogram(
             "l2pop_change_fanout_hosts",
             "Hosts whose state one revision changed",

@@ -72,6 +72,7 @@ class Service:
             on_cut=lambda _: metrics.watch_dropped.inc(),
         )
         hub.revision = view.revision
+        metrics.watch_writes.set_function(lambda: hub.writes)
         service = cls(store, view, admin, config, hub, metrics)
         store.subscribe(service._on_change)
         metrics.revision.set(view.revision)

@@ -30,7 +30,7 @@ from l2pop.server.api.app import (
     check_declared_size,
     parse_json_body,
 )
-from l2pop.server.api.asgiwriter import BodyWriter
+from l2pop.server.api.asgiwriter import BodyWriter, TransportWriter, transport_writer
 from l2pop.server.api.errors import error_response
 from l2pop.server.auth import hash_token, token_from_headers
 from l2pop.server.watcher import Watcher
@@ -137,7 +137,10 @@ async def _watch(context: Context, name: str, scope: Scope, receive: Receive, se
     async with context.hosts.session(principal, watcher):
         await send({"type": "http.response.start", "status": 200, "headers": _NDJSON})
         await send({"type": "http.response.body", "body": b"".join(lines), "more_body": True})
-        writer = BodyWriter(send, watcher.limit)
+        # Behind by ``limit`` lines of ~1 KiB at most, or ``limit`` queued chunks.
+        writer: BodyWriter | TransportWriter = transport_writer(
+            send, watcher.limit * 1024
+        ) or BodyWriter(send, watcher.limit)
         watcher.attach(writer)
         gone = asyncio.create_task(_until_disconnect(receive, watcher))
         try:
