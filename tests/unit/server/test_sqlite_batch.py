@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from l2pop.errors import StoreUnavailableError
 from l2pop.server.store.base import (
     ABSENT,
     ChangeRecord,
@@ -13,7 +17,7 @@ from l2pop.server.store.base import (
     PreconditionFailed,
     Put,
 )
-from l2pop.server.store.sqlite import SCHEMA
+from l2pop.server.store.sqlite import SCHEMA, SQLiteStore
 from l2pop.server.store.sqlite_batch import BatchWriter
 
 
@@ -90,3 +94,47 @@ def test_check_none_sees_the_batch_and_its_own_transaction(tmp_path: Path) -> No
         "PreconditionFailed",
     ]
     assert _records(conn) == {("network", "n"): 3}
+
+
+class _CommitFailsOnce(SQLiteStore):
+    """A disk that fails one COMMIT (the part that runs on the worker thread)."""
+
+    fail_next = False
+
+    def _commit_staged(self) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise sqlite3.OperationalError("disk I/O error")
+        super()._commit_staged()
+
+
+def test_a_failed_commit_fails_its_batch_and_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = _CommitFailsOnce(tmp_path / "s.db")
+        seen: list[int] = []
+        store.subscribe(lambda record: seen.append(record.revision))
+        await store.start()
+        try:
+            await store.commit([Put("port", "a", {"v": 1}, ABSENT)])
+            store.fail_next = True
+            with pytest.raises(StoreUnavailableError):
+                await store.commit([Put("port", "b", {"v": 1}, ABSENT)])
+            assert store.revision == 1
+            loaded = await store.load()
+            assert (loaded.revision, sorted(loaded.records["port"])) == (1, ["a"])
+            # The next write works, at the next revision, and sees b absent.
+            record = await store.commit([Put("port", "b", {"v": 2}, ABSENT)])
+            assert record.revision == 2
+            assert seen == [1, 2]  # listeners never saw the failed batch
+        finally:
+            await store.close()
+        reopened = SQLiteStore(tmp_path / "s.db")
+        await reopened.start()
+        try:
+            loaded = await reopened.load()
+            assert loaded.revision == 2
+            assert loaded.records["port"]["b"].value == {"v": 2}
+        finally:
+            await reopened.close()
+
+    asyncio.run(scenario())
