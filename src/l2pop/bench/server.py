@@ -82,6 +82,8 @@ async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
         "deliveries_per_s": round(tracker.lines / load["elapsed_s"], 1),
         "ack_to_all_streams_ms": _ms(tracker.ack_latency),
         "send_to_all_streams_ms": _ms(tracker.send_latency),
+        # With --rate: from the moment the pace wanted the change sent.
+        "scheduled_to_all_streams_ms": _ms(tracker.slot_latency),
         "undelivered_after_10s": len(tracker.pending),
         "mean_fanout_hosts": round(sum(fanout) / max(1, len(fanout)), 1),
         # The server joins the lines a stream gets in one loop turn into one write.

@@ -46,6 +46,7 @@ class Fabric:
 class Change:
     expected: int
     t_send: float
+    t_slot: float  # when the pace wanted it sent (= t_send without --rate)
     t_ack: float = 0.0
     received: int = 0
     t_last: float = 0.0
@@ -56,6 +57,9 @@ class Tracker:
     pending: dict[str, Change] = field(default_factory=dict)  # by MAC
     ack_latency: list[float] = field(default_factory=list)
     send_latency: list[float] = field(default_factory=list)
+    # From the paced slot: the queueing of a writer that could not keep the
+    # pace is counted (no coordinated omission).
+    slot_latency: list[float] = field(default_factory=list)
     lines: int = 0
     waiters: dict[str, asyncio.Future[None]] = field(default_factory=dict)
 
@@ -73,6 +77,7 @@ class Tracker:
             last = max(change.t_last, change.t_ack)
             self.ack_latency.append(last - change.t_ack)
             self.send_latency.append(last - change.t_send)
+            self.slot_latency.append(last - change.t_slot)
             del self.pending[mac]
             waiter = self.waiters.pop(mac, None)
             if waiter is not None and not waiter.done():
@@ -178,25 +183,30 @@ async def run_load(
     acked = [0]
     sent = [0]
 
-    async def pace() -> None:
-        """With ``rate``, the n-th change leaves at start + n / rate."""
-        if cfg.rate > 0:
-            slot = start + sent[0] / cfg.rate
-            sent[0] += 1
-            delay = slot - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+    async def pace() -> float:
+        """With ``rate``, the n-th change leaves at start + n / rate; its slot."""
+        if cfg.rate <= 0:
+            return time.perf_counter()
+        slot = start + sent[0] / cfg.rate
+        sent[0] += 1
+        delay = slot - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return slot
 
     async def worker() -> None:
         conn = await Connection.open(host, port)
         try:
             while time.perf_counter() < deadline and idle:
-                await pace()
+                slot = await pace()
+                if slot >= deadline or not idle:
+                    break  # a slot past the run (or no free port): not sent
                 port_id = idle.pop(rng.randrange(len(idle)))
                 host_name, mac, net_id = fabric.ports[port_id]
                 new = "DOWN" if status[port_id] == "ACTIVE" else "ACTIVE"
                 expected = len(fabric.bound[net_id] - {host_name})
-                tracker.pending[mac] = Change(expected, time.perf_counter())
+                now = time.perf_counter()
+                tracker.pending[mac] = Change(expected, now, min(slot, now))
                 done = asyncio.get_running_loop().create_future()
                 tracker.waiters[mac] = done
                 path = f"/v1/hosts/{host_name}/ports/{port_id}/status"

@@ -19,6 +19,16 @@ def test_bench_server_tiny_run_delivers_every_change(tmp_path: Path) -> None:
     assert result["ack_to_all_streams_ms"]["p99"] >= 0
 
 
+def test_bench_server_paced_run_keeps_the_rate_and_counts_from_the_slot(tmp_path: Path) -> None:
+    cfg = LoadConfig(hosts=6, networks=2, ports=24, hosts_per_network=3, duration=2.0, rate=20)
+    result = run_bench(cfg, tmp_path, [])
+    assert 30 <= result["changes_acked"] <= 41  # 20/s for 2 s, the first at t=0
+    assert result["undelivered_after_10s"] == 0
+    # A change is never counted from later than it was sent.
+    assert result["scheduled_to_all_streams_ms"]["max"] >= result["send_to_all_streams_ms"]["max"]
+    assert result["server_lines_per_stream_write"] >= 1.0
+
+
 @pytest.mark.etcd
 def test_bench_server_on_etcd_tiny_run_delivers_every_change(tmp_path: Path) -> None:
     cfg = LoadConfig(hosts=6, networks=2, ports=24, hosts_per_network=3, duration=1.0)
