@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,17 @@ def test_no_transport_writer_without_chunked_encoding_or_a_transport() -> None:
         del message
 
     assert transport_writer(plain_send, 100) is None
+
+
+def test_a_stream_idle_for_nine_tenths_of_the_interval_gets_its_bookmark_now() -> None:
+    # Checked every tenth of the interval: no gap may exceed the interval itself.
+    hub = Hub(bookmark_interval=5.0)
+    due, recent = hub.add("h1"), hub.add("h2")
+    got: dict[str, list[bytes]] = {"h1": [], "h2": []}
+    due.attach(lambda chunk: got["h1"].append(chunk) is None)
+    recent.attach(lambda chunk: got["h2"].append(chunk) is None)
+    now = time.monotonic()
+    due.last_sent, recent.last_sent = now - 4.6, now - 4.0
+    hub.bookmark_idle()
+    assert [_lines(c)[0]["type"] for c in got["h1"]] == ["bookmark"]
+    assert got["h2"] == []

@@ -6,7 +6,8 @@ Through FastAPI each would pass seven middleware layers and the router; here
 they go straight from uvicorn to the service, with the same checks, the same
 Neutron-shaped errors, the same read barrier and the same request metrics.
 The FastAPI routes of the same paths stay for the OpenAPI schema (and the
-TestClient); everything else passes through to the app.
+TestClient); everything else passes through to the app, but for the port
+requests of :mod:`l2pop.server.api.fastports`.
 """
 
 from __future__ import annotations
@@ -16,22 +17,21 @@ import contextlib
 import logging
 import re
 
-import orjson
 from starlette.datastructures import Headers, QueryParams
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from l2pop.errors import BodyTooLargeError, L2popError, ValidationError
+from l2pop.errors import L2popError, ValidationError
 from l2pop.server.api.app import (
     BARRIER_TIMEOUT_S,
     WRITE_BARRIER_TIMEOUT_S,
     Context,
     catch_up,
-    check_declared_size,
     parse_json_body,
 )
 from l2pop.server.api.asgiwriter import BodyWriter, TransportWriter, transport_writer
 from l2pop.server.api.errors import error_response
+from l2pop.server.api.fastports import match_port_route, serve_ports
+from l2pop.server.api.rawhttp import read_body, respond, send_json
 from l2pop.server.auth import hash_token, token_from_headers
 from l2pop.server.watcher import Watcher
 
@@ -43,11 +43,10 @@ _STATUS = re.compile(r"^/v1/hosts/([^/]+)/ports/([^/]+)/status$")
 WATCH_ROUTE = "/v1/hosts/{name}/watch"
 STATUS_ROUTE = "/v1/hosts/{name}/ports/{port_id}/status"
 _NDJSON = [(b"content-type", b"application/x-ndjson"), (b"cache-control", b"no-store")]
-_JSON = [(b"content-type", b"application/json")]
 
 
 class AgentFastPath:
-    """Serve the watch and the status report directly; pass everything else on."""
+    """Serve the watch, the status report and port requests directly; pass the rest on."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -62,14 +61,11 @@ class AgentFastPath:
             if method == "PUT" and (match := _STATUS.match(path)):
                 await _status(context, match.group(1), match.group(2), scope, receive, send)
                 return
+            served, port_id = match_port_route(method, path)
+            if served:
+                await serve_ports(context, port_id, scope, receive, send)
+                return
         await self.app(scope, receive, send)
-
-
-async def _respond(
-    context: Context, response: Response, route: str, scope: Scope, receive: Receive, send: Send
-) -> None:
-    context.service.metrics.requests.labels(scope["method"], route, str(response.status_code)).inc()
-    await response(scope, receive, send)
 
 
 async def _status(
@@ -81,39 +77,12 @@ async def _status(
         headers = Headers(scope=scope)
         principal = service.authenticate(headers)
         principal.require_host(name)
-        body = parse_json_body(await _read_body(receive, headers, context.max_body))
+        body = parse_json_body(await read_body(receive, headers, context.max_body))
         record = await context.hosts.report_status(principal, name, port_id, body)
     except L2popError as exc:
-        await _respond(context, error_response(exc), STATUS_ROUTE, scope, receive, send)
+        await respond(context, error_response(exc), STATUS_ROUTE, scope, receive, send)
         return
-    payload = orjson.dumps({"port": record})
-    service.metrics.requests.labels("PUT", STATUS_ROUTE, "200").inc()
-    length = str(len(payload)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [*_JSON, (b"content-length", length)],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
-async def _read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
-    check_declared_size(headers.get("content-length"), limit)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ValidationError("body", "", "the client went away before its body arrived")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError(f"request body is over the {limit} byte limit")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    await send_json(context, "PUT", STATUS_ROUTE, 200, {"port": record}, send)
 
 
 async def _watch(context: Context, name: str, scope: Scope, receive: Receive, send: Send) -> None:
@@ -131,7 +100,7 @@ async def _watch(context: Context, name: str, scope: Scope, receive: Receive, se
             principal, name, query.get("revision"), token_hash
         )
     except L2popError as exc:
-        await _respond(context, error_response(exc), WATCH_ROUTE, scope, receive, send)
+        await respond(context, error_response(exc), WATCH_ROUTE, scope, receive, send)
         return
     service.metrics.requests.labels("GET", WATCH_ROUTE, "200").inc()
     async with context.hosts.session(principal, watcher):
