@@ -63,29 +63,24 @@ class PortOps:
         return sorted(self.service.view.values(PORT), key=lambda p: str(p["id"]))
 
     def _check_unique(self, record: JSON, skip: str | None) -> None:
-        """Duplicate MAC or fixed IP in the network -> 409 naming it."""
-        net = self.service.view.snapshot.networks.get(record["network_id"])
-        if net is None:
-            return
-        ips = {ip["ip_address"] for ip in record["fixed_ips"]}
-        for other in net.ports.values():
-            if other.id == skip:
-                continue
-            if other.mac_address == record["mac_address"]:
-                raise MacAddressInUse(
-                    f"Unable to complete operation for network {record['network_id']}. "
-                    f"The mac address {record['mac_address']} is in use."
-                )
-            clash = ips.intersection(other.fixed_ips)
-            if clash:
+        """Duplicate MAC or fixed IP in the network -> 409 naming it (from the view's index)."""
+        view, net_id = self.service.view, record["network_id"]
+        owner = view.port_with_mac(net_id, record["mac_address"])
+        if owner is not None and owner != skip:
+            raise MacAddressInUse(
+                f"Unable to complete operation for network {net_id}. "
+                f"The mac address {record['mac_address']} is in use."
+            )
+        for ip in sorted({item["ip_address"] for item in record["fixed_ips"]}):
+            owner = view.port_with_ip(net_id, ip)
+            if owner is not None and owner != skip:
                 raise IpAddressInUse(
-                    f"Unable to complete operation for network {record['network_id']}. "
-                    f"The IP address {min(clash)} is in use."
+                    f"Unable to complete operation for network {net_id}. "
+                    f"The IP address {ip} is in use."
                 )
 
     def _free_mac(self, network_id: str) -> str:
-        net = self.service.view.snapshot.networks.get(network_id)
-        used = set() if net is None else {p.mac_address for p in net.ports.values()}
+        used = self.service.view.macs_in_use(network_id)
         for _ in range(1000):
             mac = "fa:16:3e:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
             if mac not in used:

@@ -8,7 +8,7 @@ the next Snapshot and the per-host deltas at once, never a recomputation.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from l2pop.core import (
@@ -124,6 +124,12 @@ class View:
         self.tokens: dict[str, str] = {
             r.value["token_hash"]: name for name, r in self.records[HOST].items()
         }
+        # Per network: MAC -> port id and fixed IP -> port id, so that a port
+        # write checks its uniqueness in O(its addresses), not O(the network).
+        self._macs: dict[str, dict[str, str]] = {}
+        self._ips: dict[str, dict[str, str]] = {}
+        for key, stored in self.records[PORT].items():
+            self._index_port(key, stored.value)
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     def get(self, kind: str, key: str) -> StoredRecord | None:
@@ -136,6 +142,37 @@ class View:
             return None
         net = self.snapshot.networks.get(stored.value["network_id"])
         return None if net is None else net.ports.get(port_id)
+
+    def port_with_mac(self, network_id: str, mac: str) -> str | None:
+        """The id of the port of ``network_id`` that has ``mac`` (canonical), if any."""
+        return self._macs.get(network_id, {}).get(mac)
+
+    def port_with_ip(self, network_id: str, ip: str) -> str | None:
+        """The id of the port of ``network_id`` that has fixed IP ``ip`` (canonical), if any."""
+        return self._ips.get(network_id, {}).get(ip)
+
+    def macs_in_use(self, network_id: str) -> Collection[str]:
+        return self._macs.get(network_id, {}).keys()
+
+    def _index_port(self, port_id: str, record: JSON) -> None:
+        net = record["network_id"]
+        self._macs.setdefault(net, {})[record["mac_address"]] = port_id
+        ips = self._ips.setdefault(net, {})
+        for item in record["fixed_ips"]:
+            ips[item["ip_address"]] = port_id
+
+    def _unindex_port(self, port_id: str, record: JSON) -> None:
+        net = record["network_id"]
+        macs, ips = self._macs.get(net, {}), self._ips.get(net, {})
+        if macs.get(record["mac_address"]) == port_id:
+            del macs[record["mac_address"]]
+        for item in record["fixed_ips"]:
+            if ips.get(item["ip_address"]) == port_id:
+                del ips[item["ip_address"]]
+        if not macs:
+            self._macs.pop(net, None)
+        if not ips:
+            self._ips.pop(net, None)
 
     def values(self, kind: str) -> Iterator[JSON]:
         return (r.value for r in self.records[kind].values())
@@ -161,6 +198,11 @@ class View:
             return
         if change.kind == HOST and change.before is not None:
             self.tokens.pop(change.before["token_hash"], None)
+        if change.kind == PORT:
+            if change.before is not None:
+                self._unindex_port(change.key, change.before)
+            if change.after is not None:
+                self._index_port(change.key, change.after)
         if change.after is None:
             table.pop(change.key, None)
             return

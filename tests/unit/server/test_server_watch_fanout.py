@@ -79,6 +79,20 @@ async def _random_op(rng: random.Random, nets: NetworkOps, ports: PortOps, hosts
             await hosts.register({"name": name, "tunnel_ip": f"192.0.2.{HOSTS.index(name) + 1}"})
 
 
+def _assert_address_index_matches_records(service: Service) -> None:
+    """The view's MAC/IP -> port index equals what the port records say."""
+    view = service.view
+    by_network: dict[str, int] = {}
+    for port in view.values("port"):
+        net = port["network_id"]
+        by_network[net] = by_network.get(net, 0) + 1
+        assert view.port_with_mac(net, port["mac_address"]) == port["id"]
+        for item in port["fixed_ips"]:
+            assert view.port_with_ip(net, item["ip_address"]) == port["id"]
+    for net in {n["id"] for n in view.values("network")}:
+        assert len(view.macs_in_use(net)) == by_network.get(net, 0)
+
+
 async def _scenario(db: Path, seed: int, steps: int) -> None:
     service = await Service.open(SQLiteStore(db), AdminToken("a"), ServiceConfig(), Metrics())
     nets, ports = NetworkOps(service), PortOps(service)
@@ -104,6 +118,7 @@ async def _scenario(db: Path, seed: int, steps: int) -> None:
                     assert set(line["networks"]) <= allowed, (host, line)
                     states[host] = apply(states[host], decode_change(line).delta)
                     lines[host].append(line)
+        _assert_address_index_matches_records(service)
         for host in HOSTS:
             assert states[host] == desired(service.view.snapshot, host), host
             if service.view.get("host", host) is None:
