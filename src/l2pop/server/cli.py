@@ -53,6 +53,15 @@ def register(app: typer.Typer) -> None:
         ] = 10_000,
         log_level: Annotated[str, typer.Option("--log-level", help="debug|info|warning")] = "info",
         access_log: Annotated[bool, typer.Option("--access-log", help="Log requests.")] = False,
+        stream_writer: Annotated[
+            bool,
+            typer.Option(
+                "--stream-writer/--no-stream-writer",
+                help="Write the watch streams' lines from a second process, so that the "
+                "fan-out's socket writes use a second core (the default); "
+                "--no-stream-writer writes them from the server's own thread.",
+            ),
+        ] = True,
     ) -> None:
         """Run the l2pop server: Neutron v2.0 subset + host list/watch API."""
         from l2pop.errors import L2popError
@@ -71,6 +80,7 @@ def register(app: typer.Typer) -> None:
                 max_body=max_body,
                 retain=retain,
                 access_log=access_log,
+                stream_writer=stream_writer,
             )
             store = None
             if etcd is not None:

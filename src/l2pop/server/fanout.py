@@ -111,6 +111,9 @@ class Hub:
         self.dropped = 0
         # Lines published in this loop iteration, per stream, not yet handed on.
         self._outbox: dict[Watcher, list[bytes]] = {}
+        # Called once a flush handed every stream its lines (the stream writer
+        # process sends them on at once, still before the writes are acknowledged).
+        self.after_flush: Callable[[], None] | None = None
 
     def add(self, host: str, token_hash: str | None = None) -> Watcher:
         watcher = Watcher(host, token_hash, limit=self._queue_limit)
@@ -182,6 +185,8 @@ class Hub:
         for watcher, lines in outbox.items():
             if self._offer(watcher, lines[0] if len(lines) == 1 else b"".join(lines)):
                 self.lines_sent += len(lines)
+        if outbox and self.after_flush is not None:
+            self.after_flush()
 
     def bookmark_idle(self) -> None:
         """Offer a bookmark to every stream that could not wait another tick for one."""

@@ -25,6 +25,11 @@ class Metrics:
             "Chunks written to watch streams since start (under load one carries several lines)",
             registry=r,
         )
+        self.writer_streams = Gauge(
+            "l2pop_stream_writer_streams",
+            "Watch streams whose lines the stream writer process writes (--stream-writer)",
+            registry=r,
+        )
         self.fanout = Histogram(
             "l2pop_change_fanout_hosts",
             "Hosts whose state one revision changed",

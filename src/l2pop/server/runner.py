@@ -44,6 +44,7 @@ class ServerOptions:
     retain: int = DEFAULT_RETAIN
     bookmark_interval: float = 5.0
     access_log: bool = False
+    stream_writer: bool = True  # watch streams written by a second process
     gc: GcPolicy = field(default_factory=GcPolicy)
 
 
@@ -108,6 +109,8 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
             metrics.hosts_up.set_function(lambda: len(liveness.up_hosts()))
         else:
             metrics.hosts_up.set_function(service.hub.hosts_watching)
+        if options.stream_writer:
+            service.start_stream_writer()
         services.append(service)
         # The view is loaded: freeze it out of the collector's full passes.
         tasks.append(asyncio.create_task(run_gc_policy(options.gc)))

@@ -21,6 +21,7 @@ from l2pop.server.fanout import Hub
 from l2pop.server.metrics import Metrics
 from l2pop.server.records import HOST
 from l2pop.server.store.base import ChangeRecord, Op, PreconditionFailed, Store
+from l2pop.server.streamlink import StreamLink
 from l2pop.server.view import View
 from l2pop.server.watcher import Watcher
 
@@ -58,6 +59,8 @@ class Service:
     hub: Hub
     metrics: Metrics
     last_seen: dict[str, float] = field(default_factory=dict)
+    # The stream writer process (``l2pop server``); None: streams written in-process.
+    streamer: StreamLink | None = None
     _bookmarks: asyncio.Task[None] | None = None
 
     @classmethod
@@ -85,7 +88,15 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._bookmarks
         self.hub.close_all()
+        if self.streamer is not None:
+            await self.streamer.close()
         await self.store.close()
+
+    def start_stream_writer(self) -> None:
+        """Write the watch streams from a second process from now on."""
+        streamer = self.streamer = StreamLink.start(self.config.watch_queue_limit)
+        self.hub.after_flush = streamer.flush
+        self.metrics.writer_streams.set_function(streamer.streams)
 
     def _on_change(self, record: ChangeRecord) -> None:
         applied = self.view.apply(record)

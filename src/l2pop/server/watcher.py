@@ -105,6 +105,10 @@ class Watcher:
         if self._ended is not None and not self._ended.done():
             self._ended.set_result(None)
 
+    def cut_off(self) -> None:
+        """End the stream because its client cannot take more (too far behind, or gone)."""
+        self._cut()
+
     def _cut(self) -> None:
         self.cut = True
         self.close()

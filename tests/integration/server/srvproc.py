@@ -32,6 +32,7 @@ class ServerProc:
     token: str
     port: int
     process: subprocess.Popen[bytes] | None = None
+    extra: tuple[str, ...] = ()  # arguments of every start (a restart keeps them)
 
     @property
     def url(self) -> str:
@@ -41,13 +42,15 @@ class ServerProc:
     def db(self) -> Path:
         return self.workdir / "l2pop.db"
 
-    def start(self, extra: Sequence[str] = ()) -> None:
+    def start(self, extra: Sequence[str] | None = None) -> None:
+        if extra is not None:
+            self.extra = tuple(extra)
         token_file = self.workdir / "admin.token"
         token_file.write_text(self.token + "\n")
         command = [
             sys.executable, "-c", "from l2pop.cli import main; main()", "server",
             "--db", str(self.db), "--listen", f"127.0.0.1:{self.port}",
-            "--admin-token-file", str(token_file), *extra,
+            "--admin-token-file", str(token_file), *self.extra,
         ]  # fmt: skip
         log = (self.workdir / "server.log").open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

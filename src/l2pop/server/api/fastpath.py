@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from typing import Any
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -33,6 +34,8 @@ from l2pop.server.api.errors import error_response
 from l2pop.server.api.fastports import match_port_route, serve_ports
 from l2pop.server.api.rawhttp import read_body, respond, send_json
 from l2pop.server.auth import hash_token, token_from_headers
+from l2pop.server.service import Service
+from l2pop.server.streamlink import ProcessSink
 from l2pop.server.watcher import Watcher
 
 __all__ = ["AgentFastPath"]
@@ -42,6 +45,8 @@ _WATCH = re.compile(r"^/v1/hosts/([^/]+)/watch$")
 _STATUS = re.compile(r"^/v1/hosts/([^/]+)/ports/([^/]+)/status$")
 WATCH_ROUTE = "/v1/hosts/{name}/watch"
 STATUS_ROUTE = "/v1/hosts/{name}/ports/{port_id}/status"
+HANDOVER_WAIT_S = 10.0
+_TRANSPORT_METHODS = ("get_extra_info", "get_write_buffer_size", "is_closing", "close")
 _NDJSON = [(b"content-type", b"application/x-ndjson"), (b"cache-control", b"no-store")]
 
 
@@ -106,23 +111,72 @@ async def _watch(context: Context, name: str, scope: Scope, receive: Receive, se
     async with context.hosts.session(principal, watcher):
         await send({"type": "http.response.start", "status": 200, "headers": _NDJSON})
         await send({"type": "http.response.body", "body": b"".join(lines), "more_body": True})
-        # Behind by ``limit`` lines of ~1 KiB at most, or ``limit`` queued chunks.
-        writer: BodyWriter | TransportWriter = transport_writer(
-            send, watcher.limit * 1024
-        ) or BodyWriter(send, watcher.limit)
-        watcher.attach(writer)
         gone = asyncio.create_task(_until_disconnect(receive, watcher))
         try:
-            await watcher.ended()
-            if watcher.cut:
-                writer.drop()
-            await writer.finish()
+            sink = await _hand_over(service, send, watcher)
+            if sink is None:
+                await _write_here(send, watcher)
+            else:
+                await _write_in_process(sink, send, watcher)
         except OSError as exc:
             log.info("watch of %s ended: %s", name, exc)
         finally:
             gone.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gone
+
+
+async def _write_here(send: Send, watcher: Watcher) -> None:
+    """This process writes the stream's lines."""
+    # Behind by ``limit`` lines of ~1 KiB at most, or ``limit`` queued chunks.
+    writer: BodyWriter | TransportWriter = transport_writer(
+        send, watcher.limit * 1024
+    ) or BodyWriter(send, watcher.limit)
+    watcher.attach(writer)
+    await watcher.ended()
+    if watcher.cut:
+        writer.drop()
+    await writer.finish()
+
+
+async def _write_in_process(sink: ProcessSink, send: Send, watcher: Watcher) -> None:
+    """The writer process writes the lines; the final chunk is ours once it is done."""
+    sink.on_cut = watcher.cut_off
+    watcher.attach(sink)
+    await watcher.ended()
+    if await sink.finish():
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    else:  # bytes were lost on the way: no clean end, the agent resumes or lists
+        transport = _transport(send)
+        if transport is not None:
+            transport.close()
+
+
+def _transport(send: Send) -> Any:
+    """uvicorn's transport behind ``send`` (its HTTP cycle's), if there is one."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    # uvloop's transports do not derive from asyncio's classes: check the methods.
+    if all(hasattr(transport, m) for m in _TRANSPORT_METHODS):
+        return transport
+    return None
+
+
+async def _hand_over(service: Service, send: Send, watcher: Watcher) -> ProcessSink | None:
+    """Give the connection to the writer process once what uvicorn buffered is out."""
+    link, transport = service.streamer, _transport(send)
+    if link is None or not link.alive or transport is None:
+        return None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HANDOVER_WAIT_S
+    # The writer writes to the socket itself: bytes still in uvicorn's buffer
+    # (a long history) must reach the socket first. Lines published meanwhile
+    # wait in the watcher.
+    while transport.get_write_buffer_size():
+        if transport.is_closing() or watcher.closed or loop.time() > deadline:
+            return None
+        await asyncio.sleep(0.005)
+    sink: ProcessSink | None = link.open(transport)
+    return sink
 
 
 async def _until_disconnect(receive: Receive, watcher: Watcher) -> None:
