@@ -56,7 +56,7 @@ def _cdf(latencies_s: Sequence[float]) -> list[list[float]]:
 
 
 def _entries(run: SimRun) -> JSON:
-    counts = sorted(a.plane.entry_count() for a in run.agents.values())
+    counts = sorted(run.agents.entry_counts)
     if not counts:
         return {}
     return {
@@ -117,6 +117,7 @@ def build_result(run: SimRun, command: str) -> JSON:
                 ms = percent / 100 * seconds * 1000 / changes[phase]
                 throughput[f"{phase}_{who}_cpu_ms_per_change"] = round(ms, 2)
     relists = Counter(r.reason for r in run.tracker.relists)
+    totals = run.agents.totals
     return {
         "command": command,
         "machine": machine(),
@@ -125,6 +126,7 @@ def build_result(run: SimRun, command: str) -> JSON:
             "rate": run.config.rate,
             "populate_rate": run.config.populate_rate,
             "concurrency": run.config.concurrency,
+            "workers": run.config.workers,
         },
         "fabric": {
             "hosts": len(workload.fabric.hosts),
@@ -157,9 +159,10 @@ def build_result(run: SimRun, command: str) -> JSON:
             "deltas_differing_from_core": analysis.mismatched,
             "fault_examples": analysis.examples,
             "owner_line_conflicts": run.tracker.owner_conflicts,
-            "foreign_network_deltas": sum(a.stats.foreign_deltas for a in run.agents.values()),
-            "watch_errors": sum(a.stats.watch_errors for a in run.agents.values()),
-            "status_report_retries": sum(a.stats.report_retries for a in run.agents.values()),
+            "foreign_network_deltas": totals.get("foreign_deltas", 0),
+            "watch_errors": totals.get("watch_errors", 0),
+            "status_report_retries": totals.get("report_retries", 0),
+            "misfit_lines": totals.get("misfits", 0),
             "failed_examples": [c.error for c in run.tracker.changes if c.error][:5],
             "late_owner_lines": sum(c.late for c in run.tracker.changes),
         },

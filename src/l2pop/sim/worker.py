@@ -1,0 +1,140 @@
+"""A simulator worker process: an :class:`~l2pop.sim.group.AgentGroup` driven over a socket.
+
+The driver process (:mod:`l2pop.sim.pool`) starts N workers and gives each a
+share of the hosts; each worker runs their agents (real list + watch clients,
+each with its own token) in its own event loop, on its own CPU. Messages are
+pickled frames (4-byte length, then the pickle) on a Unix socket pair:
+
+* driver -> worker: ``(op, request id, args)``; ``unplug`` is a one-way message,
+  every other op is answered ``("ok", id, value)`` or ``("error", id, text)``;
+* worker -> driver, unasked: ``("events", [...])`` with the owner lines (lines
+  that carry ports, which resolve the driver's changes) and the lists, in the
+  order the agents applied them, sent once per turn of the event loop.
+
+Every other line an agent applied is kept in the worker and sent when the
+driver stops the group: the measurement needs only the apply times, taken here
+with ``time.monotonic()`` (CLOCK_MONOTONIC is one clock for the whole machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import socket
+import sys
+from typing import Any
+
+from l2pop.sim.group import AgentGroup
+from l2pop.sim.tracker import RelistRecord
+
+__all__ = ["OwnerEvent", "read_frame", "worker_main", "write_frame"]
+
+HEADER = 4
+# AgentGroup coroutines the driver may ask for (answered when they finish)
+ASYNC_OPS = frozenset({"start", "wait_build", "plug", "restart", "settle"})
+
+# ("owner", host, revision, port ids, applied at) or ("relist", RelistRecord)
+OwnerEvent = tuple[Any, ...]
+
+
+async def read_frame(reader: asyncio.StreamReader) -> Any:
+    """One message; IncompleteReadError when the peer closed the socket."""
+    head = await reader.readexactly(HEADER)
+    return pickle.loads(await reader.readexactly(int.from_bytes(head, "big")))
+
+
+def write_frame(writer: asyncio.StreamWriter, message: object) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    writer.write(len(data).to_bytes(HEADER, "big") + data)
+
+
+class _Channel:
+    """The worker's end: a :class:`~l2pop.sim.agent.Sink` whose events are batched per
+    turn of the event loop, and flushed before any answer, so the driver sees them in
+    the order they happened."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.events: list[OwnerEvent] = []
+
+    def on_owner_line(
+        self, host: str, revision: int, port_ids: tuple[str, ...], t_apply: float
+    ) -> None:
+        self._add(("owner", host, revision, port_ids, t_apply))
+
+    def on_relist(self, record: RelistRecord) -> None:
+        self._add(("relist", record))
+
+    def _add(self, event: OwnerEvent) -> None:
+        if not self.events:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.events.append(event)
+
+    def flush(self) -> None:
+        if self.events:
+            events, self.events = self.events, []
+            write_frame(self.writer, ("events", events))
+
+    def send(self, message: object) -> None:
+        self.flush()
+        write_frame(self.writer, message)
+
+
+async def _answer(channel: _Channel, request: int, work: Any) -> None:
+    try:
+        value = await work
+    except Exception as exc:  # the driver records it; the worker goes on
+        channel.send(("error", request, f"{type(exc).__name__}: {exc}"))
+    else:
+        channel.send(("ok", request, value))
+
+
+async def _serve(sock: socket.socket) -> None:
+    reader, writer = await asyncio.open_unix_connection(sock=sock)
+    channel = _Channel(writer)
+    group: AgentGroup | None = None
+    tasks: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            try:
+                op, request, args = await read_frame(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return  # the driver went away
+            if op == "init":
+                group = AgentGroup(args[0], args[1], channel)
+                channel.send(("ok", request, None))
+                continue
+            assert group is not None, "init first"
+            if op == "unplug":
+                group.unplug(*args)
+                continue
+            if op == "verify":
+                channel.send(("ok", request, group.verify(*args)))
+                continue
+            if op == "stop":
+                await _answer(channel, request, group.stop())
+                await writer.drain()
+                return
+            if op not in ASYNC_OPS:
+                channel.send(("error", request, f"unknown op {op!r}"))
+                continue
+            work = getattr(group, op)(*args)
+            task = asyncio.create_task(_answer(channel, request, work))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+    finally:
+        for task in tasks:
+            task.cancel()
+        writer.close()
+
+
+def worker_main(sock: socket.socket) -> None:
+    """Entry point of a worker process (``multiprocessing``, spawn)."""
+    # Thousands of agents' clients log every keep-alive connection the server closed
+    # under them (they retry at once): keep the terminal for the driver's progress.
+    logging.getLogger("l2pop.agent").setLevel(logging.ERROR)
+    try:
+        asyncio.run(_serve(sock))
+    except KeyboardInterrupt:  # the driver's terminal got ^C: the driver cleans up
+        sys.exit(1)
