@@ -13,7 +13,9 @@ desired state, and hand back what its agents recorded when it stops.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Sequence
+import contextlib
+import gc
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from l2pop.agent.client import HostApi
@@ -23,10 +25,40 @@ from l2pop.sim.plane import AgentPlane, by_vni
 from l2pop.sim.tracker import LineRecord
 from l2pop.sim.transport import FastTransport
 
-__all__ = ["AgentGroup", "GroupResult", "Member", "bounded"]
+__all__ = ["AgentGroup", "GroupResult", "Member", "bounded", "frozen_heap"]
 
 SETUP_CONCURRENCY = 64
 SETTLE_POLL_S = 0.05
+FREEZE_EVERY_S = 1.0
+
+
+@contextlib.asynccontextmanager
+async def frozen_heap(every_s: float = FREEZE_EVERY_S) -> AsyncIterator[None]:
+    """Move every object alive into the collector's permanent generation every
+    ``every_s`` seconds while the block runs.
+
+    A simulator process holds millions of long-lived objects (a thousand agents' held
+    states and fake kernels, the records of every line); each full collection walks
+    them all and stops the event loop for up to a second, which every change in
+    flight then pays as latency. Frozen objects are still freed by reference counting;
+    the collector keeps scanning what was allocated since (reference cycles among
+    frozen objects alone are kept, a bounded price in a bounded run).
+    """
+
+    async def freeze() -> None:
+        while True:
+            gc.freeze()
+            await asyncio.sleep(every_s)
+
+    task = asyncio.create_task(freeze(), name="gc-freeze")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        gc.unfreeze()
+
 
 # A host and its own token.
 Member = tuple[Host, str]

@@ -12,20 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import multiprocessing
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
+import l2pop
 from l2pop.core import Host, Network, Port
 from l2pop.errors import L2popError
 from l2pop.sim.agent import Sink
 from l2pop.sim.group import AgentGroup, GroupResult, Member
-from l2pop.sim.worker import read_frame, worker_main, write_frame
+from l2pop.sim.worker import read_frame, write_frame
 
 __all__ = ["AgentPool", "LocalPool", "ProcessPool", "WorkerError", "open_pool"]
 
 JOIN_TIMEOUT_S = 10.0
+WORKER_COMMAND = "import sys; from l2pop.sim.worker import main; main(int(sys.argv[1]))"
 
 
 class WorkerError(L2popError):
@@ -101,7 +106,7 @@ class _Worker:
 
     def __init__(
         self,
-        process: multiprocessing.process.BaseProcess,
+        process: subprocess.Popen[bytes],
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         sink: Sink,
@@ -157,17 +162,17 @@ class _Worker:
             self.pending.clear()
 
     async def close(self) -> None:
+        """Close the socket (the worker exits on its end), then make sure it did."""
         self.writer.close()
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
-        await asyncio.to_thread(self.process.join, JOIN_TIMEOUT_S)
-        if self.process.is_alive():
-            self.process.terminate()
-            await asyncio.to_thread(self.process.join, JOIN_TIMEOUT_S)
-        if self.process.is_alive():
-            self.process.kill()
-            await asyncio.to_thread(self.process.join, JOIN_TIMEOUT_S)
+        for stop in (None, self.process.terminate, self.process.kill):
+            if stop is not None and self.process.poll() is None:
+                stop()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(self.process.wait, JOIN_TIMEOUT_S)
+                return
 
 
 class ProcessPool:
@@ -182,15 +187,20 @@ class ProcessPool:
         self.worker_of: dict[str, _Worker] = {}
 
     async def open(self) -> None:
-        """Start the worker processes (spawned: nothing of the driver's loop is copied)."""
-        context = multiprocessing.get_context("spawn")
-        for index in range(self.count):
+        """Start the worker processes: a fresh interpreter each (nothing of the driver's
+        loop is copied, and the caller's main module is not imported again, as
+        multiprocessing's spawn would), running this very l2pop tree."""
+        tree = str(Path(l2pop.__file__).resolve().parent.parent)
+        path = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": tree + (os.pathsep + path if path else "")}
+        for _ in range(self.count):
             mine, theirs = socket.socketpair()
-            process = context.Process(
-                target=worker_main, args=(theirs,), name=f"l2pop-sim-worker-{index}", daemon=True
-            )
-            process.start()
-            theirs.close()
+            with theirs:
+                process = subprocess.Popen(
+                    [sys.executable, "-c", WORKER_COMMAND, str(theirs.fileno())],
+                    pass_fds=[theirs.fileno()],
+                    env=env,
+                )
             reader, writer = await asyncio.open_unix_connection(sock=mine)
             self.workers.append(_Worker(process, reader, writer, self.sink))
 
@@ -239,7 +249,7 @@ class ProcessPool:
         self.workers.clear()
 
     def pids(self) -> list[int]:
-        return [w.process.pid for w in self.workers if w.process.pid is not None]
+        return [w.process.pid for w in self.workers]
 
 
 async def open_pool(workers: int, sink: Sink) -> AgentPool:

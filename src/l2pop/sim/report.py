@@ -103,6 +103,12 @@ def build_result(run: SimRun, command: str) -> JSON:
     for o in analysis.outcomes:
         if o.from_send_s is not None and o.phase in from_send:
             from_send[o.phase].append(o.from_send_s)
+    # request sent -> its 2xx came back (the API round trip, the server's queue included)
+    answered: dict[str, list[float]] = {"populate": [], "churn": []}
+    for c in run.tracker.changes:
+        phase = run.phase_of.get(c.index)
+        if c.t_ack is not None and phase in answered:
+            answered[phase].append(c.t_ack - c.t_send)
     changes = Counter(run.phase_of[c.index] for c in run.tracker.changes if c.index in run.phase_of)
     throughput: JSON = {}
     for phase in ("populate", "churn"):
@@ -148,6 +154,7 @@ def build_result(run: SimRun, command: str) -> JSON:
         },
         "latency": {phase: summarize_ms(values) for phase, values in latencies.items()},
         "latency_from_send": {phase: summarize_ms(values) for phase, values in from_send.items()},
+        "api_answer": {phase: summarize_ms(values) for phase, values in answered.items()},
         "latency_cdf_ms": {phase: _cdf(values) for phase, values in latencies.items()},
         "messages": _messages(analysis, costs),
         "correctness": {
@@ -195,6 +202,12 @@ def print_summary(result: JSON, console: Console | None = None) -> None:
         if stats.get("count"):
             table.add_row(
                 f"{phase} request sent -> applied p50/p95/p99/max (ms)",
+                f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} / {stats['max_ms']}",
+            )
+    for phase, stats in result.get("api_answer", {}).items():
+        if stats.get("count"):
+            table.add_row(
+                f"{phase} request sent -> 2xx p50/p95/p99/max (ms)",
                 f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} / {stats['max_ms']}",
             )
     for key, value in result["throughput"].items():

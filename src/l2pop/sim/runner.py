@@ -26,7 +26,7 @@ import httpx
 
 from l2pop.core import Host
 from l2pop.sim.api import SimApi
-from l2pop.sim.group import GroupResult, Member, bounded
+from l2pop.sim.group import GroupResult, Member, bounded, frozen_heap
 from l2pop.sim.pool import AgentPool, open_pool
 from l2pop.sim.procstats import MIB, CpuMark, ProcSampler
 from l2pop.sim.server_proc import ServerProcess, running_server
@@ -277,29 +277,41 @@ async def simulate(
     workload = generate(config.workload)
     run = SimRun(config, workload, Tracker(), {}, {}, {})
     run.hosts = [h.name for h in workload.fabric.hosts]
-    limits = httpx.Limits(max_connections=config.concurrency + 8)
     sampler = ProcSampler(server.pid)
     sampler.start()
     transport = FastTransport(shared=True)
     pool = await open_pool(config.workers, run.tracker)
     try:
-        async with httpx.AsyncClient(
-            base_url=server.url, limits=limits, timeout=httpx.Timeout(30.0), transport=transport
-        ) as client:
-            api = SimApi(client, server.admin_token)
-            await _play_all(run, api, pool, sampler, progress)
-            await _settle(run, pool)
-            run.server["rss_mib_end"] = sampler.rss() / MIB
-            run.server["rss_mib_peak"] = sampler.peak_rss / MIB
-            await _verify(run, api, pool)
-            run.agents = await pool.stop()
-            run.tracker.add_lines(run.agents.lines)
-            run.tracker.bookmarks = run.agents.totals.get("bookmarks", 0)
+        async with frozen_heap():
+            await _run(run, server, pool, transport, sampler, progress)
     finally:
         await pool.close()
         await transport.close()
         await sampler.stop()
     return run
+
+
+async def _run(
+    run: SimRun,
+    server: ServerProcess,
+    pool: AgentPool,
+    transport: FastTransport,
+    sampler: ProcSampler,
+    progress: Progress | None,
+) -> None:
+    limits = httpx.Limits(max_connections=run.config.concurrency + 8)
+    async with httpx.AsyncClient(
+        base_url=server.url, limits=limits, timeout=httpx.Timeout(30.0), transport=transport
+    ) as client:
+        api = SimApi(client, server.admin_token, fast=transport)
+        await _play_all(run, api, pool, sampler, progress)
+        await _settle(run, pool)
+        run.server["rss_mib_end"] = sampler.rss() / MIB
+        run.server["rss_mib_peak"] = sampler.peak_rss / MIB
+        await _verify(run, api, pool)
+        run.agents = await pool.stop()
+        run.tracker.add_lines(run.agents.lines)
+        run.tracker.bookmarks = run.agents.totals.get("bookmarks", 0)
 
 
 def _cpu(samplers: Sequence[ProcSampler]) -> CpuMark:

@@ -25,10 +25,10 @@ import socket
 import sys
 from typing import Any
 
-from l2pop.sim.group import AgentGroup
+from l2pop.sim.group import AgentGroup, frozen_heap
 from l2pop.sim.tracker import RelistRecord
 
-__all__ = ["OwnerEvent", "read_frame", "worker_main", "write_frame"]
+__all__ = ["OwnerEvent", "main", "read_frame", "write_frame"]
 
 HEADER = 4
 # AgentGroup coroutines the driver may ask for (answered when they finish)
@@ -129,12 +129,18 @@ async def _serve(sock: socket.socket) -> None:
         writer.close()
 
 
-def worker_main(sock: socket.socket) -> None:
-    """Entry point of a worker process (``multiprocessing``, spawn)."""
+async def _frozen(work: Any) -> None:
+    async with frozen_heap():
+        await work
+
+
+def main(fd: int) -> None:
+    """Entry point of a worker process: ``fd`` is its end of the driver's socket pair."""
+    sock = socket.socket(fileno=fd)
     # Thousands of agents' clients log every keep-alive connection the server closed
     # under them (they retry at once): keep the terminal for the driver's progress.
     logging.getLogger("l2pop.agent").setLevel(logging.ERROR)
     try:
-        asyncio.run(_serve(sock))
+        asyncio.run(_frozen(_serve(sock)))
     except KeyboardInterrupt:  # the driver's terminal got ^C: the driver cleans up
         sys.exit(1)
