@@ -261,6 +261,39 @@ async def _buffered_chunks(reader: asyncio.StreamReader, parts: list[bytes]) -> 
         total += size
 
 
+class _Idle:
+    """A stream's read timeout, checked lazily: one timer per ``timeout`` seconds, not
+    one per chunk (a thousand watch streams read thousands of chunks a second). When a
+    read has waited ``timeout`` seconds the connection is aborted, which ends the read."""
+
+    __slots__ = ("busy", "conn", "fired", "handle", "loop", "started", "timeout")
+
+    def __init__(self, conn: _Conn, timeout: float) -> None:
+        self.conn = conn
+        self.timeout = timeout
+        self.loop = asyncio.get_running_loop()
+        self.started = self.loop.time()
+        self.busy = False  # a read is waiting
+        self.fired = False
+        self.handle = self.loop.call_at(self.started + timeout, self._check)
+
+    def reading(self) -> None:
+        self.started = self.loop.time()
+        self.busy = True
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        due = self.started + self.timeout
+        if self.busy and now >= due:
+            self.fired = True
+            self.conn.writer.transport.abort()
+            return
+        self.handle = self.loop.call_at(due if self.busy else now + self.timeout, self._check)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
 class _Chunked(httpx.AsyncByteStream):
     """A ``Transfer-Encoding: chunked`` body, chunk by chunk (a watch stream)."""
 
@@ -286,26 +319,33 @@ class _Chunked(httpx.AsyncByteStream):
         if conn is None:
             return
         reader = conn.reader
+        idle = None if self._timeout is None else _Idle(conn, self._timeout)
         try:
             while True:
-                async with _Timeout.of(self._timeout):
-                    size_line = await reader.readline()
-                    if not size_line:
-                        raise asyncio.IncompleteReadError(b"", None)
-                    size = int(size_line.split(b";", 1)[0].strip(), 16)
-                    if size == 0:
-                        while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                            pass  # trailers
-                        self._done = True
-                        return
-                    data = await reader.readexactly(size + 2)
-                    parts = [data[:-2]]
-                    await _buffered_chunks(reader, parts)
+                if idle is not None:
+                    idle.reading()
+                size_line = await reader.readline()
+                if not size_line:
+                    raise asyncio.IncompleteReadError(b"", None)
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+                if size == 0:
+                    while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    self._done = True
+                    return
+                data = await reader.readexactly(size + 2)
+                parts = [data[:-2]]
+                await _buffered_chunks(reader, parts)
+                if idle is not None:
+                    idle.busy = False
                 yield parts[0] if len(parts) == 1 else b"".join(parts)
-        except TimeoutError:
-            raise httpx.ReadTimeout("watch stream idle", request=self._request) from None
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            if idle is not None and idle.fired:
+                raise httpx.ReadTimeout("watch stream idle", request=self._request) from None
             raise httpx.ReadError(f"stream: {exc!r}", request=self._request) from exc
+        finally:
+            if idle is not None:
+                idle.cancel()
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None

@@ -28,7 +28,7 @@ from typing import Any
 from l2pop.sim.group import AgentGroup, frozen_heap
 from l2pop.sim.tracker import RelistRecord
 
-__all__ = ["OwnerEvent", "main", "read_frame", "write_frame"]
+__all__ = ["OwnerEvent", "frame", "main", "read_frame", "write_frame"]
 
 HEADER = 4
 # AgentGroup coroutines the driver may ask for (answered when they finish)
@@ -44,19 +44,23 @@ async def read_frame(reader: asyncio.StreamReader) -> Any:
     return pickle.loads(await reader.readexactly(int.from_bytes(head, "big")))
 
 
-def write_frame(writer: asyncio.StreamWriter, message: object) -> None:
+def frame(message: object) -> bytes:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    writer.write(len(data).to_bytes(HEADER, "big") + data)
+    return len(data).to_bytes(HEADER, "big") + data
+
+
+def write_frame(writer: asyncio.StreamWriter, message: object) -> None:
+    writer.write(frame(message))
 
 
 class _Channel:
-    """The worker's end: a :class:`~l2pop.sim.agent.Sink` whose events are batched per
-    turn of the event loop, and flushed before any answer, so the driver sees them in
-    the order they happened."""
+    """The worker's end: a :class:`~l2pop.sim.agent.Sink`. Events and answers are queued
+    in order and written together once per turn of the event loop (one write, not one
+    per message), so the driver sees them in the order they happened."""
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
-        self.events: list[OwnerEvent] = []
+        self.pending: list[Any] = []  # messages; ("events", [...]) grows in place
 
     def on_owner_line(
         self, host: str, revision: int, port_ids: tuple[str, ...], t_apply: float
@@ -67,18 +71,24 @@ class _Channel:
         self._add(("relist", record))
 
     def _add(self, event: OwnerEvent) -> None:
-        if not self.events:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self.events.append(event)
-
-    def flush(self) -> None:
-        if self.events:
-            events, self.events = self.events, []
-            write_frame(self.writer, ("events", events))
+        pending = self.pending
+        if pending and pending[-1][0] == "events":
+            pending[-1][1].append(event)
+            return
+        self._queue(("events", [event]))
 
     def send(self, message: object) -> None:
-        self.flush()
-        write_frame(self.writer, message)
+        self._queue(message)
+
+    def _queue(self, message: object) -> None:
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.pending.append(message)
+
+    def flush(self) -> None:
+        if self.pending:
+            messages, self.pending = self.pending, []
+            self.writer.write(b"".join(frame(m) for m in messages))
 
 
 async def _answer(channel: _Channel, request: int, work: Any) -> None:
@@ -114,6 +124,7 @@ async def _serve(sock: socket.socket) -> None:
                 continue
             if op == "stop":
                 await _answer(channel, request, group.stop())
+                channel.flush()
                 await writer.drain()
                 return
             if op not in ASYNC_OPS:
