@@ -4,10 +4,12 @@ The simulator sends thousands of requests per second and reads thousands of
 watch streams from one process. httpx's default transport (httpcore over anyio)
 costs a lot of CPU per request at that rate: on every request it scans every
 connection of its pool, one readability syscall each. This transport keeps the
-httpx API, so the agent's own client (:class:`~l2pop.agent.client.HostApi`) and
-the driver's (:class:`~l2pop.sim.api.SimApi`) run unchanged on top of it, with
-a plain keep-alive pool underneath: ``http://`` only, bodies by
-``Content-Length`` or ``chunked`` (the watch stream), read timeouts per read.
+httpx API, so the agent's own client (:class:`~l2pop.agent.client.HostApi`)
+runs unchanged on top of it, with a plain keep-alive pool underneath:
+``http://`` only, bodies by ``Content-Length`` or ``chunked`` (the watch
+stream), read timeouts per read (one lazy timer per watch stream). The
+driver's admin calls (:class:`~l2pop.sim.api.SimApi`) use :meth:`exchange`,
+the same pool without httpx's request and response models.
 
 A request that goes out on a pooled connection the server closed while it idled
 fails before any byte of an answer: it is sent once more on a new connection
