@@ -20,6 +20,7 @@ from l2pop.core.model import (
     validate_vni,
 )
 from l2pop.core.state import (
+    EMPTY,
     Delta,
     Entries,
     HostState,
@@ -160,22 +161,32 @@ def _bool(value: object, where: str) -> bool:
 
 def decode_entries(obj: object) -> Entries:
     body = _obj(obj, "entries")
-    flood = frozenset(normalize_ip(v, "flood") for v in _list(body.get("flood", []), "flood"))
-    unicast = frozenset(
-        Unicast(
-            normalize_mac(_obj(u, "unicast").get("mac"), "unicast.mac"),
-            normalize_ip(_obj(u, "unicast").get("vtep"), "unicast.vtep"),
-        )
-        for u in _list(body.get("unicast", []), "unicast")
-    )
-    neigh = frozenset(
-        Neigh(
-            normalize_ip(_obj(n, "neigh").get("ip"), "neigh.ip"),
-            normalize_mac(_obj(n, "neigh").get("mac"), "neigh.mac"),
-        )
-        for n in _list(body.get("neigh", []), "neigh")
-    )
+    # Comprehensions over lists, one item decoded by one call: an agent decodes every
+    # entry of every line it gets, and most lists (a delta's "remove") are empty.
+    raw = _list(body.get("flood", []), "flood")
+    flood = frozenset([normalize_ip(v, "flood") for v in raw]) if raw else _NONE
+    raw = _list(body.get("unicast", []), "unicast")
+    unicast = frozenset([_unicast(u) for u in raw]) if raw else _NONE
+    raw = _list(body.get("neigh", []), "neigh")
+    neigh = frozenset([_neigh(n) for n in raw]) if raw else _NONE
+    if not (flood or unicast or neigh):
+        return EMPTY
     return Entries(flood, unicast, neigh)
+
+
+_NONE: frozenset[Any] = frozenset()
+
+
+def _unicast(item: object) -> Unicast:
+    u = _obj(item, "unicast")
+    return Unicast(
+        normalize_mac(u.get("mac"), "unicast.mac"), normalize_ip(u.get("vtep"), "unicast.vtep")
+    )
+
+
+def _neigh(item: object) -> Neigh:
+    n = _obj(item, "neigh")
+    return Neigh(normalize_ip(n.get("ip"), "neigh.ip"), normalize_mac(n.get("mac"), "neigh.mac"))
 
 
 def decode_host_port(obj: object) -> HostPort:

@@ -6,10 +6,16 @@ status with its own token), keeps the held state with the agent's
 :class:`~l2pop.agent.desired.Held` (every line is checked to fit before it is
 applied) and reconciles only what each line touches into a fake dataplane
 (:class:`~l2pop.sim.plane.AgentPlane`). What it adds is bookkeeping: every
-line applied is recorded (revision, time, size) for the analysis.
+line applied is recorded (revision, time, size) in its group's :class:`LineLog`
+for the analysis after the run, and a line that carries ports is passed at once
+to the :class:`Sink` (the driver resolves its changes from these "owner" lines).
+Times are ``time.monotonic()`` (CLOCK_MONOTONIC, one clock for every process of
+the machine), so agents in worker processes time their lines on the driver's
+clock.
 
-Many agents share one event loop; the driver tells an agent when a VM's tap
-appears (:meth:`plug`), as Nova would by creating the device.
+Many agents share one event loop (an :class:`~l2pop.sim.group.AgentGroup`); the
+driver tells an agent when a VM's tap appears (:meth:`plug`), as Nova would by
+creating the device.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Protocol
 
 from l2pop.agent.client import Bookmark, HostApi, UnknownLine, parse_line
 from l2pop.agent.desired import Held
@@ -24,9 +31,9 @@ from l2pop.core import Host, PortStatus
 from l2pop.core.wire import WatchChange
 from l2pop.errors import GoneError, L2popError, ServerUnreachableError
 from l2pop.sim.plane import AgentPlane, Touch
-from l2pop.sim.tracker import LineRecord, RelistRecord, Tracker
+from l2pop.sim.tracker import LineRecord, RelistRecord
 
-__all__ = ["AgentStats", "SimAgent"]
+__all__ = ["AgentStats", "LineLog", "SimAgent", "Sink"]
 
 RECONNECT_LIMIT = 20  # consecutive failed watch attempts before the agent gives up
 MAX_STREAMS = 100_000  # streams opened over a run, at most (bounds the loop)
@@ -58,15 +65,36 @@ class AgentStats:
         self.foreign_deltas = 0
 
 
+class Sink(Protocol):
+    """Who must hear at once about owner lines and lists (the driver's tracker)."""
+
+    def on_owner_line(
+        self, host: str, revision: int, port_ids: tuple[str, ...], t_apply: float
+    ) -> None: ...
+
+    def on_relist(self, record: RelistRecord) -> None: ...
+
+
+class LineLog:
+    """Every line the agents of one group applied, kept for the analysis after the run."""
+
+    __slots__ = ("bookmarks", "lines", "sink")
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.lines: list[LineRecord] = []
+        self.bookmarks = 0
+
+
 class SimAgent:
     def __init__(
-        self, host: Host, token: str, api: HostApi, plane: AgentPlane, tracker: Tracker
+        self, host: Host, token: str, api: HostApi, plane: AgentPlane, log: LineLog
     ) -> None:
         self.host = host
         self.token = token
         self.api = api
         self.plane = plane
-        self.tracker = tracker
+        self.log = log
         self.held = Held()
         self.stats = AgentStats()
         self._task: asyncio.Task[None] | None = None
@@ -95,19 +123,19 @@ class SimAgent:
         await self.start("restart")
 
     async def relist(self, reason: str) -> None:
-        t_start = time.perf_counter()
+        t_start = time.monotonic()
         listing = await self.api.list_state()
         async with self._lock:
             self.held = Held.listed(listing.revision, listing.state, listing.ports)
             self.stats.ops += self.plane.full(self.held)
         self.stats.relists += 1
-        self.tracker.on_relist(
+        self.log.sink.on_relist(
             RelistRecord(
                 self.host.name,
                 reason,
                 listing.revision,
                 t_start,
-                time.perf_counter(),
+                time.monotonic(),
                 listing.state.entry_count(),
                 0,
             )
@@ -152,7 +180,7 @@ class SimAgent:
             finally:
                 if taken:
                     self.stats.ops += self.plane.change(self.held, touch)
-        now = time.perf_counter()
+        now = time.monotonic()
         for change, nbytes in taken:
             self._record(change, nbytes, now)
         if any(change.ports for change, _ in taken):
@@ -162,7 +190,7 @@ class SimAgent:
         line = parse_line(text)
         if isinstance(line, Bookmark):
             self.held.revision = max(self.held.revision, line.revision)
-            self.tracker.bookmarks += 1
+            self.log.bookmarks += 1
             return None
         if isinstance(line, UnknownLine) or line.revision <= self.held.revision:
             return None
@@ -177,16 +205,12 @@ class SimAgent:
             (net_id, -1 if nd.removed else len(nd.add) + len(nd.remove))
             for net_id, nd in change.delta.networks.items()
         )
-        self.tracker.on_line(
-            LineRecord(
-                self.host.name,
-                change.revision,
-                applied_at,
-                nbytes,
-                networks,
-                tuple(p.id for p in change.ports),
-            )
+        port_ids = tuple(p.id for p in change.ports)
+        self.log.lines.append(
+            LineRecord(self.host.name, change.revision, applied_at, nbytes, networks, port_ids)
         )
+        if port_ids:
+            self.log.sink.on_owner_line(self.host.name, change.revision, port_ids, applied_at)
 
     def _check_targeted(self, change: WatchChange) -> None:
         """After the line: every network it names is one this host has a port on, or left."""
@@ -208,8 +232,9 @@ class SimAgent:
         async with asyncio.timeout(timeout), self._port_changed:
             await self._port_changed.wait_for(ready)
 
-    async def plug(self, port_id: str) -> None:
-        """The VM's tap appears: attach it, then report the port ACTIVE (own token)."""
+    async def plug(self, port_id: str) -> float:
+        """The VM's tap appears: attach it, then report the port ACTIVE (own token).
+        Returns when the server's 2xx answer came (``time.monotonic()``)."""
         async with self._lock:
             port = self.held.ports.get(port_id)
             if port is None:
@@ -218,13 +243,14 @@ class SimAgent:
         for attempt in range(REPORT_ATTEMPTS):
             try:
                 await self.api.report_status(port_id, PortStatus.ACTIVE)
-                return
+                return time.monotonic()
             except ServerUnreachableError:
                 # HostApi tries each URL once; a keep-alive connection the server closed
                 # while it idled fails the first try (the agent's reporter retries too).
                 if attempt == REPORT_ATTEMPTS - 1:
                     raise
                 self.stats.report_retries += 1
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def unplug(self, port_id: str) -> None:
         self.plane.unplug(port_id)

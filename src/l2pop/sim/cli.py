@@ -64,6 +64,12 @@ def register(app: typer.Typer) -> None:
             0.0, min=0, help="Populate pace in changes per second (0: as fast as possible)."
         ),
         concurrency: int = typer.Option(32, min=1, help="API calls in flight at most."),
+        workers: int = typer.Option(
+            -1,
+            min=-1,
+            help="Processes running the simulated agents, hosts shared out round robin "
+            "(0: all in the driver's process; -1: one per core, at most 4).",
+        ),
         change_timeout: float = typer.Option(
             10.0, min=0.1, help="Seconds one change may take (answer + owner's watch line)."
         ),
@@ -128,7 +134,7 @@ def register(app: typer.Typer) -> None:
         if model_only:
             _model_only(workload, output)
             return
-        from l2pop.sim.runner import SimConfig
+        from l2pop.sim.runner import SimConfig, default_workers
 
         config = SimConfig(
             workload=workload,
@@ -141,6 +147,7 @@ def register(app: typer.Typer) -> None:
             workdir=workdir,
             server_args=tuple(server_arg or ()),
             tmpfs=tmpfs,
+            workers=default_workers() if workers < 0 else workers,
         )
         result = run_and_report(config, command, progress)
         _write_json(output, result)

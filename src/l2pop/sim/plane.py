@@ -73,10 +73,12 @@ class Keys:
 
 
 class Touch:
-    """What a batch of watch lines touched: network id -> keys."""
+    """What a batch of watch lines touched: network id -> keys, and the networks on
+    which this host's ports changed."""
 
     def __init__(self) -> None:
         self.networks: dict[str, Keys] = {}
+        self.port_networks: set[str] = set()
 
     def keys(self, net_id: str) -> Keys:
         keys = self.networks.get(net_id)
@@ -94,9 +96,11 @@ class Touch:
         for port in change.ports:
             # a port of this host hides its own MACs from the remotes programmed here
             self.keys(port.network_id).macs |= LocalPort.from_host_port(port).macs
+            self.port_networks.add(port.network_id)
             old = before.get(port.id)
             if old is not None:
                 self.keys(old.network_id).macs |= LocalPort.from_host_port(old).macs
+                self.port_networks.add(old.network_id)
 
 
 def _restricted(net: HeldNetwork, keys: Keys) -> Entries:
@@ -119,6 +123,12 @@ class AgentPlane:
         # VNI -> its devices are sound (only an EnsureNetwork / RemoveNetwork changes that)
         self._sound: dict[int, bool] = {}
         self._stale = False  # an apply failed: read the whole kernel again next time
+        self._tap_of: dict[str, str] = {}  # port id -> its tap's name
+        # network id -> MAC -> this host's ports there with that MAC (built when first
+        # needed, dropped when the network's ports change: see Touch.port_networks)
+        self._by_mac: dict[str, dict[str, list[LocalPort]]] = {}
+        # network id -> ports whose tap appeared and was not yet seen attached
+        self._plugged: dict[str, set[str]] = {}
 
     def full(self, held: Held) -> int:
         """After a list: read the whole kernel, reconcile everything; the ops applied."""
@@ -131,6 +141,8 @@ class AgentPlane:
             local_ip=self.local_ip,
         )
         self._stale = True
+        self._by_mac.clear()
+        self._plugged.clear()  # every present tap is attached by a whole plan
         self.dataplane.apply(ops)
         self._stale = False
         self._sound.clear()
@@ -145,6 +157,8 @@ class AgentPlane:
         """After ``held.advance`` of a batch of lines: reconcile only the keys they touched."""
         if self._stale:
             return self.full(held)
+        for net_id in touch.port_networks:
+            self._by_mac.pop(net_id, None)
         ops = 0
         for net_id, keys in touch.networks.items():
             ops += self._reconcile(held, net_id, keys)
@@ -155,6 +169,7 @@ class AgentPlane:
         tap = tap_name(port.id)
         if tap not in self.dataplane.kernel.links:
             self.dataplane.kernel.add_tap(tap)
+        self._plugged.setdefault(port.network_id, set()).add(port.id)
         if self._stale:
             return self.full(held)
         return self._reconcile(held, port.network_id, Keys())
@@ -187,10 +202,8 @@ class AgentPlane:
                 keys = self._kernel_keys(have_vni, Keys.all_of(net))
             want = _restricted(net, keys)
             desired = HostState({net_id: NetworkState(net.vni, net.mtu, want)})
-        ports = held.local_ports_on(net_id)
-        actual = {} if have_vni is None else {have_vni: self._actual(have_vni, keys, ports)}
-        present = self.dataplane.kernel.links
-        taps = frozenset(t for t in (tap_name(p.id) for p in ports) if t in present)
+        ports, taps, attached = self._ports(held, net_id, keys, have_vni, net)
+        actual = {} if have_vni is None else {have_vni: self._actual(have_vni, keys, attached)}
         ops = plan(desired, actual, mode=MODE, ports=ports, taps=taps, local_ip=self.local_ip)
         if ops:
             self._stale = True
@@ -208,8 +221,81 @@ class AgentPlane:
         keys.ips.update(kernel.neigh.get(vxlan_name(vni), {}))
         return keys
 
-    def _actual(self, vni: int, keys: Keys, ports: Iterable[LocalPort]) -> KernelNetwork:
-        """What the kernel holds for ``keys`` on ``vni`` (``Dataplane.read``, key by key)."""
+    def _ports(
+        self, held: Held, net_id: str, keys: Keys, vni: int | None, net: HeldNetwork | None
+    ) -> tuple[list[LocalPort], frozenset[str], frozenset[str]]:
+        """This host's ports on ``net_id`` that the plan of ``keys`` depends on, the taps
+        of theirs present, and those attached (on the bridge, up, the device's MTU).
+
+        ``plan`` uses the ports for two things: their MACs hide the same MACs published
+        by peers (only MACs among ``keys`` can matter), and their present taps that are
+        not attached get attached (all present taps when the network's devices are made
+        or re-made). So when the devices stay as they are, the ports that matter are
+        those with a MAC among ``keys`` (found by MAC) and those whose tap appeared and
+        was not attached yet (:meth:`plug` notes them; a port that moved to this network
+        has its MACs among ``keys``): a host with many VMs on a network does not pay for
+        all of them on every line. Otherwise every port of the network is planned.
+        """
+        links = self.dataplane.kernel.links
+        vx = None if vni is None else links.get(vxlan_name(vni))
+        bridge = links.get(vx.master) if vx is not None and vx.master else None
+        # the devices stay: planned against what is there, not re-created or resized
+        kept = (
+            vx is not None
+            and net is not None
+            and bridge is not None
+            and bridge.name == bridge_name(net_id)
+            and vx.proxy is (MODE is Mode.PROXY)
+            and vx.local == self.local_ip
+            and vx.mtu == net.mtu
+        )
+        plugged = self._plugged.get(net_id)
+        if kept:
+            candidates: dict[str, LocalPort] = {}
+            by_mac = self._ports_by_mac(held, net_id)
+            macs = keys.macs if len(keys.macs) <= len(by_mac) else by_mac.keys() & keys.macs
+            for mac in macs:
+                for port in by_mac.get(mac, ()):
+                    candidates[port.id] = port
+            for port_id in plugged or ():
+                host_port = held.ports.get(port_id)
+                if host_port is not None and host_port.network_id == net_id:
+                    candidates[port_id] = LocalPort.from_host_port(host_port)
+            ports: Iterable[LocalPort] = candidates.values()
+        else:
+            ports = held.local_ports_on(net_id)
+        mtu = 0 if vx is None else vx.mtu
+        chosen: list[LocalPort] = []
+        present: list[str] = []
+        attached: list[str] = []
+        tap_of = self._tap_of
+        for port in ports:
+            tap = tap_of.get(port.id)
+            if tap is None:
+                tap = tap_of[port.id] = tap_name(port.id)
+            chosen.append(port)
+            link = links.get(tap)
+            if link is None:
+                continue
+            present.append(tap)
+            if bridge is not None and link.master == bridge.name and link.up and link.mtu == mtu:
+                attached.append(tap)
+                if plugged is not None:
+                    plugged.discard(port.id)  # attached: no longer a candidate
+        return chosen, frozenset(present), frozenset(attached)
+
+    def _ports_by_mac(self, held: Held, net_id: str) -> dict[str, list[LocalPort]]:
+        by_mac = self._by_mac.get(net_id)
+        if by_mac is None:
+            by_mac = self._by_mac[net_id] = {}
+            for port in held.local_ports_on(net_id):
+                for mac in port.macs:
+                    by_mac.setdefault(mac, []).append(port)
+        return by_mac
+
+    def _actual(self, vni: int, keys: Keys, taps: frozenset[str]) -> KernelNetwork:
+        """What the kernel holds for ``keys`` on ``vni`` (``Dataplane.read``, key by key);
+        ``taps``: the attached taps (of the ports planned)."""
         kernel = self.dataplane.kernel
         vx = kernel.links[vxlan_name(vni)]
         bridge = kernel.links.get(vx.master) if vx.master else None
@@ -221,15 +307,6 @@ class AgentPlane:
         else:
             floods = {v for v in keys.vteps if v in flood}
         neigh = kernel.neigh.get(vx.name, {})
-        taps = frozenset(
-            tap
-            for tap in (tap_name(p.id) for p in ports)
-            if (link := kernel.links.get(tap)) is not None
-            and bridge is not None
-            and link.master == bridge.name
-            and link.up
-            and link.mtu == vx.mtu
-        )
         entries = Entries(
             frozenset(floods),
             frozenset(Unicast(m, d) for m in keys.macs for d in remotes.get(m, ())),

@@ -37,7 +37,7 @@ class ProcSampler:
 
     def mark(self) -> CpuMark:
         times = self.process.cpu_times()
-        return CpuMark(time.perf_counter(), times.user + times.system)
+        return CpuMark(time.monotonic(), times.user + times.system)
 
     @staticmethod
     def cpu_percent(start: CpuMark, end: CpuMark) -> float:

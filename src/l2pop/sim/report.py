@@ -56,7 +56,7 @@ def _cdf(latencies_s: Sequence[float]) -> list[list[float]]:
 
 
 def _entries(run: SimRun) -> JSON:
-    counts = sorted(a.plane.entry_count() for a in run.agents.values())
+    counts = sorted(run.agents.entry_counts)
     if not counts:
         return {}
     return {
@@ -103,6 +103,12 @@ def build_result(run: SimRun, command: str) -> JSON:
     for o in analysis.outcomes:
         if o.from_send_s is not None and o.phase in from_send:
             from_send[o.phase].append(o.from_send_s)
+    # request sent -> its 2xx came back (the API round trip, the server's queue included)
+    answered: dict[str, list[float]] = {"populate": [], "churn": []}
+    for c in run.tracker.changes:
+        phase = run.phase_of.get(c.index)
+        if c.t_ack is not None and phase in answered:
+            answered[phase].append(c.t_ack - c.t_send)
     changes = Counter(run.phase_of[c.index] for c in run.tracker.changes if c.index in run.phase_of)
     throughput: JSON = {}
     for phase in ("populate", "churn"):
@@ -117,6 +123,7 @@ def build_result(run: SimRun, command: str) -> JSON:
                 ms = percent / 100 * seconds * 1000 / changes[phase]
                 throughput[f"{phase}_{who}_cpu_ms_per_change"] = round(ms, 2)
     relists = Counter(r.reason for r in run.tracker.relists)
+    totals = run.agents.totals
     return {
         "command": command,
         "machine": machine(),
@@ -125,6 +132,7 @@ def build_result(run: SimRun, command: str) -> JSON:
             "rate": run.config.rate,
             "populate_rate": run.config.populate_rate,
             "concurrency": run.config.concurrency,
+            "workers": run.config.workers,
         },
         "fabric": {
             "hosts": len(workload.fabric.hosts),
@@ -146,6 +154,7 @@ def build_result(run: SimRun, command: str) -> JSON:
         },
         "latency": {phase: summarize_ms(values) for phase, values in latencies.items()},
         "latency_from_send": {phase: summarize_ms(values) for phase, values in from_send.items()},
+        "api_answer": {phase: summarize_ms(values) for phase, values in answered.items()},
         "latency_cdf_ms": {phase: _cdf(values) for phase, values in latencies.items()},
         "messages": _messages(analysis, costs),
         "correctness": {
@@ -157,9 +166,10 @@ def build_result(run: SimRun, command: str) -> JSON:
             "deltas_differing_from_core": analysis.mismatched,
             "fault_examples": analysis.examples,
             "owner_line_conflicts": run.tracker.owner_conflicts,
-            "foreign_network_deltas": sum(a.stats.foreign_deltas for a in run.agents.values()),
-            "watch_errors": sum(a.stats.watch_errors for a in run.agents.values()),
-            "status_report_retries": sum(a.stats.report_retries for a in run.agents.values()),
+            "foreign_network_deltas": totals.get("foreign_deltas", 0),
+            "watch_errors": totals.get("watch_errors", 0),
+            "status_report_retries": totals.get("report_retries", 0),
+            "misfit_lines": totals.get("misfits", 0),
             "failed_examples": [c.error for c in run.tracker.changes if c.error][:5],
             "late_owner_lines": sum(c.late for c in run.tracker.changes),
         },
@@ -192,6 +202,12 @@ def print_summary(result: JSON, console: Console | None = None) -> None:
         if stats.get("count"):
             table.add_row(
                 f"{phase} request sent -> applied p50/p95/p99/max (ms)",
+                f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} / {stats['max_ms']}",
+            )
+    for phase, stats in result.get("api_answer", {}).items():
+        if stats.get("count"):
+            table.add_row(
+                f"{phase} request sent -> 2xx p50/p95/p99/max (ms)",
                 f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} / {stats['max_ms']}",
             )
     for key, value in result["throughput"].items():

@@ -5,6 +5,9 @@ through the Neutron API with the admin token; a port goes ACTIVE when its
 host's agent, having seen it in ``BUILD``, reports it with its own token.
 Actions on one port run strictly in order (each waits for the watch line its
 owner host receives), different ports run concurrently, paced at ``rate``.
+The agents run in ``workers`` worker processes (:mod:`l2pop.sim.pool`), or in
+the driver's own event loop for ``workers=0``. Every time is
+``time.monotonic()``, one clock for every process of the machine.
 """
 
 from __future__ import annotations
@@ -15,18 +18,17 @@ import dataclasses
 import os
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from l2pop.agent.client import HostApi
-from l2pop.core import Host, PortStatus, Snapshot, desired
-from l2pop.sim.agent import SimAgent
+from l2pop.core import Host
 from l2pop.sim.api import SimApi
-from l2pop.sim.plane import AgentPlane, by_vni
-from l2pop.sim.procstats import MIB, ProcSampler
+from l2pop.sim.group import GroupResult, Member, bounded, frozen_heap
+from l2pop.sim.pool import AgentPool, open_pool
+from l2pop.sim.procstats import MIB, CpuMark, ProcSampler
 from l2pop.sim.server_proc import ServerProcess, running_server
 from l2pop.sim.trace import (
     Action,
@@ -42,10 +44,17 @@ from l2pop.sim.tracker import ChangeRecord, Tracker
 from l2pop.sim.transport import FastTransport
 from l2pop.sim.workload import Workload, WorkloadConfig, generate
 
-__all__ = ["Progress", "SimConfig", "SimRun", "run_simulation", "simulate"]
+__all__ = ["Progress", "SimConfig", "SimRun", "default_workers", "run_simulation", "simulate"]
 
 SETUP_CONCURRENCY = 64
 TMPFS = "/dev/shm"
+
+
+def default_workers() -> int:
+    """Worker processes for the agents: one per core, at most 4 (the driver and the
+    server need CPU too); none (agents in the driver) on a single core."""
+    cpus = os.cpu_count() or 1
+    return 0 if cpus < 2 else min(cpus, 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,8 @@ class SimConfig:
     # The server's database on tmpfs (/dev/shm): fsync costs nothing, so the run
     # measures the control plane's CPU, not the disk's flush latency.
     tmpfs: bool = False
+    # processes running the simulated agents (0: in the driver's own event loop)
+    workers: int = field(default_factory=default_workers)
 
 
 # Called with (phase, done, total) as actions complete.
@@ -75,7 +86,6 @@ class SimRun:
     config: SimConfig
     workload: Workload
     tracker: Tracker
-    agents: dict[str, SimAgent]
     port_ids: dict[str, str]  # trace port id -> server port id
     net_ids: dict[str, str]  # trace network id -> server network id
     phase_of: dict[int, str]  # trace index -> "populate" | "churn"
@@ -85,31 +95,25 @@ class SimRun:
     verify_mismatches: list[str] = field(default_factory=list)
     verified_hosts: int = 0
     skipped: int = 0  # actions not played because an earlier one on the port failed
-    # shared by every agent's client (and the driver's)
-    transport: FastTransport = field(default_factory=lambda: FastTransport(shared=True))
-
-
-async def _bounded(coros: Sequence[Awaitable[None]], limit: int) -> None:
-    gate = asyncio.Semaphore(limit)
-
-    async def one(coro: Awaitable[None]) -> None:
-        async with gate:
-            await coro
-
-    await asyncio.gather(*(one(c) for c in coros))
+    # what the agents recorded: every line, entries per fake kernel, their counters
+    agents: GroupResult = field(default_factory=GroupResult)
+    hosts: list[str] = field(default_factory=list)
 
 
 class Driver:
-    def __init__(self, run: SimRun, api: SimApi, progress: Progress | None) -> None:
+    def __init__(
+        self, run: SimRun, api: SimApi, pool: AgentPool, progress: Progress | None
+    ) -> None:
         self.run = run
         self.api = api
+        self.pool = pool
         self.progress = progress
         self.config = run.config
         self.gate = asyncio.Semaphore(run.config.concurrency)
         self.host_of: dict[str, str] = {}  # trace port id -> host it is bound to
         self.broken: set[str] = set()  # trace ports whose life could not be played on
         self.skipped = 0
-        self.ready = {name: asyncio.Event() for name in run.agents}
+        self.ready = {name: asyncio.Event() for name in run.hosts}
         for event in self.ready.values():
             event.set()
 
@@ -117,7 +121,7 @@ class Driver:
         chains: dict[str, asyncio.Task[None]] = {}
         tasks: list[asyncio.Task[None]] = []
         done = 0
-        start = time.perf_counter()
+        start = time.monotonic()
 
         def finished(_: asyncio.Task[None]) -> None:
             nonlocal done
@@ -128,7 +132,7 @@ class Driver:
         for n, (index, action) in enumerate(actions):
             self.run.phase_of[index] = phase
             if rate > 0:
-                delay = start + n / rate - time.perf_counter()
+                delay = start + n / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
             key = action.host if isinstance(action, RestartAgent) else action.port_id
@@ -195,11 +199,12 @@ class Driver:
             "" if isinstance(action, CreatePort | RestartAgent) else run.port_ids[action.port_id]
         )
         if isinstance(action, ActivatePort):
-            agent = run.agents[self.host_of[action.port_id]]
-            with contextlib.suppress(TimeoutError):
-                await agent.wait_for_port(port_id, PortStatus.BUILD, self.config.change_timeout_s)
-        change = ChangeRecord(index, kind, port_id, owners, time.perf_counter())
+            # not timed: the agent must hold the port in BUILD before its tap appears
+            host = self.host_of[action.port_id]
+            await self.pool.wait_build(host, port_id, self.config.change_timeout_s)
+        change = ChangeRecord(index, kind, port_id, owners, time.monotonic())
         run.tracker.begin(change)
+        acked: float | None = None
         try:
             match action:
                 case CreatePort(trace_id, network_id, mac, ips):
@@ -209,46 +214,41 @@ class Driver:
                     await api.bind_port(port_id, host)
                     old = self.host_of.get(trace_id)
                     if old is not None:
-                        run.agents[old].unplug(port_id)  # the VM left its old host
+                        self.pool.unplug(old, port_id)  # the VM left its old host
                     self.host_of[trace_id] = host
                 case ActivatePort(trace_id):
-                    await run.agents[self.host_of[trace_id]].plug(port_id)
+                    # the agent reports ACTIVE: its 2xx is the acknowledgement
+                    acked = await self.pool.plug(self.host_of[trace_id], port_id)
                 case DeletePort(trace_id):
                     await api.delete_port(port_id)
-                    run.agents[self.host_of.pop(trace_id)].unplug(port_id)
+                    self.pool.unplug(self.host_of.pop(trace_id), port_id)
         except Exception as exc:  # recorded; one failed call must not end the run
             self._failed(change, action.port_id, f"{type(exc).__name__}: {exc}")
             return None
-        change.t_ack = time.perf_counter()
+        change.t_ack = time.monotonic() if acked is None else acked
         return change
 
     async def _restart(self, host: str) -> None:
         self.ready[host].clear()
         try:
-            await self.run.agents[host].restart()
+            await self.pool.restart(host)
         finally:
             self.ready[host].set()
 
 
-async def _setup(run: SimRun, api: SimApi) -> None:
+async def _setup(run: SimRun, api: SimApi, pool: AgentPool) -> None:
     fabric = run.workload.fabric
     tokens: dict[str, str] = {}
 
     async def register(host: Host) -> None:
         tokens[host.name] = await api.register_host(host)
 
-    await _bounded([register(h) for h in fabric.hosts], SETUP_CONCURRENCY)
+    await bounded([register(h) for h in fabric.hosts], SETUP_CONCURRENCY)
     for network in fabric.networks:
         run.net_ids[network.id] = await api.create_network(network)
-    # One client per agent, the agent's own (HostApi), all over one light transport
-    # (httpx's default pool costs more CPU per request than the rest of an agent).
-    for host in fabric.hosts:
-        api_of_host = HostApi(
-            [api.base_url], host.name, tokens[host.name], timeout=30.0, transport=run.transport
-        )
-        plane = AgentPlane(host)
-        run.agents[host.name] = SimAgent(host, tokens[host.name], api_of_host, plane, run.tracker)
-    await _bounded([a.start() for a in run.agents.values()], SETUP_CONCURRENCY)
+    # One client per agent, the agent's own (HostApi), with the host's own token.
+    members: list[Member] = [(host, tokens[host.name]) for host in fabric.hosts]
+    await pool.start(api.base_url, members)
 
 
 def _split(workload: Workload) -> tuple[list[tuple[int, Action]], list[tuple[int, Action]]]:
@@ -257,32 +257,17 @@ def _split(workload: Workload) -> tuple[list[tuple[int, Action]], list[tuple[int
     return indexed[:populate_len], indexed[populate_len:]
 
 
-async def _settle(run: SimRun) -> None:
+async def _settle(run: SimRun, pool: AgentPool) -> None:
     """Wait (bounded) until every agent reached the newest revision any change got."""
     newest = max((c.revision or 0 for c in run.tracker.changes), default=0)
-    deadline = time.perf_counter() + run.config.settle_timeout_s
-    while time.perf_counter() < deadline:
-        if all(a.revision >= newest for a in run.agents.values()):
-            return
-        await asyncio.sleep(0.05)
+    await pool.settle(newest, run.config.settle_timeout_s)
 
 
-async def _verify(run: SimRun, api: SimApi) -> None:
+async def _verify(run: SimRun, api: SimApi, pool: AgentPool) -> None:
     """Every agent's dataplane must equal the core's desired state for its host."""
-    snapshot = Snapshot.build(
-        await api.list_networks(), await api.list_hosts(), await api.list_ports()
-    )
-    for name, agent in run.agents.items():
-        want = by_vni(desired(snapshot, name))
-        held = agent.plane.held_by_vni()
-        if held != want:
-            count = sum(len(e) for _, e in held.values())
-            wanted = sum(len(e) for _, e in want.values())
-            run.verify_mismatches.append(
-                f"{name}: the fake kernel holds {count} entries on VNIs {sorted(held)}, "
-                f"desired {wanted} on {sorted(want)}"
-            )
-        run.verified_hosts += 1
+    networks, hosts = await api.list_networks(), await api.list_hosts()
+    ports = await api.list_ports()
+    run.verified_hosts, run.verify_mismatches = await pool.verify(networks, hosts, ports)
 
 
 async def simulate(
@@ -290,53 +275,87 @@ async def simulate(
 ) -> SimRun:
     """Run ``config`` against an already running ``server``."""
     workload = generate(config.workload)
-    run = SimRun(config, workload, Tracker(), {}, {}, {}, {})
-    limits = httpx.Limits(max_connections=config.concurrency + 8)
+    run = SimRun(config, workload, Tracker(), {}, {}, {})
+    run.hosts = [h.name for h in workload.fabric.hosts]
     sampler = ProcSampler(server.pid)
     sampler.start()
-    async with httpx.AsyncClient(
-        base_url=server.url, limits=limits, timeout=httpx.Timeout(30.0), transport=run.transport
-    ) as client:
-        api = SimApi(client, server.admin_token)
-        try:
-            await _play_all(run, api, sampler, progress)
-            await _settle(run)
-            run.server["rss_mib_end"] = sampler.rss() / MIB
-            run.server["rss_mib_peak"] = sampler.peak_rss / MIB
-            await _verify(run, api)
-        finally:
-            await _bounded([a.stop() for a in run.agents.values()], SETUP_CONCURRENCY)
-            await asyncio.gather(*(a.api.aclose() for a in run.agents.values()))
-            await run.transport.close()
-            await sampler.stop()
+    transport = FastTransport(shared=True)
+    pool = await open_pool(config.workers, run.tracker)
+    try:
+        async with frozen_heap():
+            await _run(run, server, pool, transport, sampler, progress)
+    finally:
+        await pool.close()
+        await transport.close()
+        await sampler.stop()
     return run
+
+
+async def _run(
+    run: SimRun,
+    server: ServerProcess,
+    pool: AgentPool,
+    transport: FastTransport,
+    sampler: ProcSampler,
+    progress: Progress | None,
+) -> None:
+    limits = httpx.Limits(max_connections=run.config.concurrency + 8)
+    async with httpx.AsyncClient(
+        base_url=server.url, limits=limits, timeout=httpx.Timeout(30.0), transport=transport
+    ) as client:
+        api = SimApi(client, server.admin_token, fast=transport)
+        await _play_all(run, api, pool, sampler, progress)
+        await _settle(run, pool)
+        run.server["rss_mib_end"] = sampler.rss() / MIB
+        run.server["rss_mib_peak"] = sampler.peak_rss / MIB
+        await _verify(run, api, pool)
+        run.agents = await pool.stop()
+        run.tracker.add_lines(run.agents.lines)
+        run.tracker.bookmarks = run.agents.totals.get("bookmarks", 0)
+
+
+def _cpu(samplers: Sequence[ProcSampler]) -> CpuMark:
+    """The CPU time of several processes together."""
+    marks = [s.mark() for s in samplers]
+    return CpuMark(marks[0].wall, sum(m.cpu for m in marks))
 
 
 async def _play_all(
     run: SimRun,
     api: SimApi,
+    pool: AgentPool,
     sampler: ProcSampler,
     progress: Progress | None,
 ) -> None:
     config = run.config
     me = ProcSampler(os.getpid())
+    workers = [ProcSampler(pid) for pid in pool.pids()]
     # Other work on the machine skews every figure: record how busy it was.
     run.sim_cpu["load_avg_1m_start"] = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    await _setup(run, api)
-    run.timings["setup_s"] = time.perf_counter() - t0
-    driver = Driver(run, api, progress)
+    run.sim_cpu["workers"] = len(workers)
+    t0 = time.monotonic()
+    await _setup(run, api, pool)
+    run.timings["setup_s"] = time.monotonic() - t0
+    driver = Driver(run, api, pool, progress)
     populate, churn = _split(run.workload)
     for phase, actions, rate in (
         ("populate", populate, config.populate_rate),
         ("churn", churn, config.rate),
     ):
         start, mine = sampler.mark(), me.mark()
+        theirs = _cpu(workers) if workers else None
         await driver.play(phase, actions, rate)
         end, mine_end = sampler.mark(), me.mark()
         run.timings[f"{phase}_s"] = end.wall - start.wall
         run.server[f"{phase}_cpu_percent"] = ProcSampler.cpu_percent(start, end)
-        run.sim_cpu[f"{phase}_cpu_percent"] = ProcSampler.cpu_percent(mine, mine_end)
+        driver_percent = ProcSampler.cpu_percent(mine, mine_end)
+        workers_percent = 0.0
+        if theirs is not None:
+            workers_percent = ProcSampler.cpu_percent(theirs, _cpu(workers))
+        # the simulator: the driver and its workers together
+        run.sim_cpu[f"{phase}_cpu_percent"] = driver_percent + workers_percent
+        run.sim_cpu[f"{phase}_driver_cpu_percent"] = driver_percent
+        run.sim_cpu[f"{phase}_workers_cpu_percent"] = workers_percent
     run.skipped = driver.skipped
     run.sim_cpu["load_avg_1m_end"] = os.getloadavg()[0]
 

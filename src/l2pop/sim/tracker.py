@@ -16,7 +16,9 @@ changes by revision.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = ["ChangeRecord", "LineRecord", "RelistRecord", "Tracker"]
 
@@ -42,8 +44,9 @@ class ChangeRecord:
     waiting_for: set[str] = field(default_factory=set)
 
 
-@dataclass(frozen=True, slots=True)
-class LineRecord:
+class LineRecord(NamedTuple):
+    """One watch line an agent applied (a tuple: hundreds of thousands cross a pipe)."""
+
     host: str
     revision: int
     t_apply: float
@@ -65,7 +68,7 @@ class RelistRecord:
 
 
 class Tracker:
-    """Shared by the driver and every agent of one simulation (one event loop)."""
+    """The driver's record of a simulation; the agents' groups report to it (a ``Sink``)."""
 
     def __init__(self) -> None:
         self.changes: list[ChangeRecord] = []
@@ -99,16 +102,34 @@ class Tracker:
         only start once both had theirs, or a late line would be taken for it.
         """
         self.lines.setdefault(record.host, {})[record.revision] = record
-        for port_id in record.port_ids:
+        if record.port_ids:
+            self.on_owner_line(record.host, record.revision, record.port_ids, record.t_apply)
+
+    def add_lines(self, records: Iterable[LineRecord]) -> None:
+        """Lines kept by the agents during the run, for the analysis (no owner resolution:
+        the owner lines came through :meth:`on_owner_line` as they were applied)."""
+        lines = self.lines
+        for record in records:
+            by_revision = lines.get(record.host)
+            if by_revision is None:
+                by_revision = lines[record.host] = {}
+            by_revision[record.revision] = record
+
+    def on_owner_line(
+        self, host: str, revision: int, port_ids: tuple[str, ...], t_apply: float
+    ) -> None:
+        """A line carrying ports was applied: it may be the owner's line of a waiting
+        change (the agents send these at once; every other line only after the run)."""
+        for port_id in port_ids:
             change = self._waiting.get(port_id)
-            if change is None or record.host not in change.waiting_for:
+            if change is None or host not in change.waiting_for:
                 continue
             if change.revision is None:
-                change.revision = record.revision
+                change.revision = revision
                 change.resolved_by = "line"
-            elif change.revision != record.revision:
+            elif change.revision != revision:
                 self.owner_conflicts += 1
-            self._owner_done(change, record.host)
+            self._owner_done(change, host)
 
     def on_relist(self, record: RelistRecord) -> None:
         """A host listed its state: its pending owner lines will never come."""

@@ -4,10 +4,12 @@ The simulator sends thousands of requests per second and reads thousands of
 watch streams from one process. httpx's default transport (httpcore over anyio)
 costs a lot of CPU per request at that rate: on every request it scans every
 connection of its pool, one readability syscall each. This transport keeps the
-httpx API, so the agent's own client (:class:`~l2pop.agent.client.HostApi`) and
-the driver's (:class:`~l2pop.sim.api.SimApi`) run unchanged on top of it, with
-a plain keep-alive pool underneath: ``http://`` only, bodies by
-``Content-Length`` or ``chunked`` (the watch stream), read timeouts per read.
+httpx API, so the agent's own client (:class:`~l2pop.agent.client.HostApi`)
+runs unchanged on top of it, with a plain keep-alive pool underneath:
+``http://`` only, bodies by ``Content-Length`` or ``chunked`` (the watch
+stream), read timeouts per read (one lazy timer per watch stream). The
+driver's admin calls (:class:`~l2pop.sim.api.SimApi`) use :meth:`exchange`,
+the same pool without httpx's request and response models.
 
 A request that goes out on a pooled connection the server closed while it idled
 fails before any byte of an answer: it is sent once more on a new connection
@@ -84,7 +86,7 @@ class FastTransport(httpx.AsyncBaseTransport):
         idle.append(conn)
 
     async def _connect(
-        self, key: tuple[str, int], timeout: float | None, request: httpx.Request
+        self, key: tuple[str, int], timeout: float | None, request: httpx.Request | None
     ) -> tuple[_Conn, bool]:
         idle = self._idle.get(key)
         now = time.monotonic()
@@ -112,59 +114,91 @@ class FastTransport(httpx.AsyncBaseTransport):
         lines = [b"%s %s HTTP/1.1" % (request.method.encode(), url.raw_path)]
         lines.extend(b"%s: %s" % (name, value) for name, value in request.headers.raw)
         message = b"\r\n".join(lines) + b"\r\n\r\n" + body
-        for attempt in range(2):
-            conn, reused = await self._connect(key, timeouts.get("connect"), request)
-            try:
-                conn.writer.write(message)
-                async with _Timeout.of(timeouts.get("read")):
-                    head = await conn.reader.readuntil(b"\r\n\r\n")
-            except TimeoutError:
-                conn.close()
-                raise httpx.ReadTimeout(f"{request.method} {url}", request=request) from None
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-                conn.close()
-                partial = isinstance(exc, asyncio.IncompleteReadError) and bool(exc.partial)
-                if reused and attempt == 0 and not partial:
-                    continue  # a pooled connection the server had closed: never reached it
-                raise httpx.ReadError(f"{request.method} {url}: {exc!r}", request=request) from exc
-            return await self._response(key, conn, head, request, timeouts.get("read"))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _response(
-        self,
-        key: tuple[str, int],
-        conn: _Conn,
-        head: bytes,
-        request: httpx.Request,
-        read_timeout: float | None,
-    ) -> httpx.Response:
-        status_line, *header_lines = head[:-4].split(b"\r\n")
-        parts = status_line.split(b" ", 2)
-        if len(parts) < 2 or not parts[1].isdigit():
-            conn.close()
-            raise httpx.RemoteProtocolError(f"bad status line {status_line!r}", request=request)
-        status = int(parts[1])
-        headers: list[tuple[bytes, bytes]] = []
-        length: int | None = None
-        chunked = False
-        reuse = True
-        for line in header_lines:
-            name, _, value = line.partition(b":")
-            name, value = name.strip(), value.strip()
-            headers.append((name, value))
-            lower = name.lower()
-            if lower == b"content-length":
-                length = int(value)
-            elif lower == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
-            elif lower == b"connection":
-                reuse = b"close" not in value.lower()
+        what = f"{request.method} {url}"
+        read_timeout = timeouts.get("read")
+        conn, head = await self._roundtrip(
+            key, message, timeouts.get("connect"), read_timeout, what, request
+        )
+        status, headers, length, chunked, reuse = _parse_head(conn, head, request)
         extensions = {"http_version": b"HTTP/1.1"}
         if request.method == "HEAD" or status in NO_BODY or status < 200:
             length = 0
         if chunked:
             stream = _Chunked(self, key, conn, reuse, read_timeout, request)
             return httpx.Response(status, headers=headers, stream=stream, extensions=extensions)
+        content = await self._body(key, conn, length, reuse, read_timeout, what, request)
+        return httpx.Response(status, headers=headers, content=content, extensions=extensions)
+
+    async def exchange(
+        self,
+        key: tuple[str, int],
+        method: str,
+        target: str,
+        headers: bytes,
+        body: bytes,
+        timeout: float | None,
+    ) -> tuple[int, bytes]:
+        """One request without httpx's models (the driver's admin calls, thousands a
+        second): ``headers`` are ready ``Name: value\\r\\n`` lines; (status, body)."""
+        message = b"%s %s HTTP/1.1\r\nHost: %s:%d\r\n%sContent-Length: %d\r\n\r\n%s" % (
+            method.encode(),
+            target.encode(),
+            key[0].encode(),
+            key[1],
+            headers,
+            len(body),
+            body,
+        )
+        what = f"{method} {target}"
+        conn, head = await self._roundtrip(key, message, timeout, timeout, what, None)
+        status, _, length, chunked, reuse = _parse_head(conn, head, None)
+        if method == "HEAD" or status in NO_BODY or status < 200:
+            length = 0
+        if chunked:
+            stream = _Chunked(self, key, conn, reuse, timeout, None)
+            return status, b"".join([part async for part in stream])
+        return status, await self._body(key, conn, length, reuse, timeout, what, None)
+
+    async def _roundtrip(
+        self,
+        key: tuple[str, int],
+        message: bytes,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+        what: str,
+        request: httpx.Request | None,
+    ) -> tuple[_Conn, bytes]:
+        """Send ``message``, read the answer's head (sent once more on a new connection
+        when a pooled one turns out closed by the server before any byte came)."""
+        for attempt in range(2):
+            conn, reused = await self._connect(key, connect_timeout, request)
+            try:
+                conn.writer.write(message)
+                async with _Timeout.of(read_timeout):
+                    head = await conn.reader.readuntil(b"\r\n\r\n")
+            except TimeoutError:
+                conn.close()
+                raise httpx.ReadTimeout(what, request=request) from None
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+                conn.close()
+                partial = isinstance(exc, asyncio.IncompleteReadError) and bool(exc.partial)
+                if reused and attempt == 0 and not partial:
+                    continue  # a pooled connection the server had closed: never reached it
+                raise httpx.ReadError(f"{what}: {exc!r}", request=request) from exc
+            return conn, head
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _body(
+        self,
+        key: tuple[str, int],
+        conn: _Conn,
+        length: int | None,
+        reuse: bool,
+        read_timeout: float | None,
+        what: str,
+        request: httpx.Request | None,
+    ) -> bytes:
+        """A body of ``length`` bytes (None: up to the end of the connection)."""
         try:
             async with _Timeout.of(read_timeout):
                 if length is None:
@@ -174,16 +208,42 @@ class FastTransport(httpx.AsyncBaseTransport):
                     content = await conn.reader.readexactly(length) if length else b""
         except TimeoutError:
             conn.close()
-            raise httpx.ReadTimeout(f"{request.method} {request.url}", request=request) from None
+            raise httpx.ReadTimeout(what, request=request) from None
         except (OSError, asyncio.IncompleteReadError) as exc:
             conn.close()
-            what = f"{request.method} {request.url}: {exc!r}"
-            raise httpx.ReadError(what, request=request) from exc
+            raise httpx.ReadError(f"{what}: {exc!r}", request=request) from exc
         if reuse:
             self.release(key, conn)
         else:
             conn.close()
-        return httpx.Response(status, headers=headers, content=content, extensions=extensions)
+        return content
+
+
+def _parse_head(
+    conn: _Conn, head: bytes, request: httpx.Request | None
+) -> tuple[int, list[tuple[bytes, bytes]], int | None, bool, bool]:
+    """(status, headers, Content-Length, chunked, keep-alive) of an answer's head."""
+    status_line, *header_lines = head[:-4].split(b"\r\n")
+    parts = status_line.split(b" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        conn.close()
+        raise httpx.RemoteProtocolError(f"bad status line {status_line!r}", request=request)
+    headers: list[tuple[bytes, bytes]] = []
+    length: int | None = None
+    chunked = False
+    reuse = True
+    for line in header_lines:
+        name, _, value = line.partition(b":")
+        name, value = name.strip(), value.strip()
+        headers.append((name, value))
+        lower = name.lower()
+        if lower == b"content-length":
+            length = int(value)
+        elif lower == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+        elif lower == b"connection":
+            reuse = b"close" not in value.lower()
+    return int(parts[1]), headers, length, chunked, reuse
 
 
 async def _buffered_chunks(reader: asyncio.StreamReader, parts: list[bytes]) -> None:
@@ -203,6 +263,39 @@ async def _buffered_chunks(reader: asyncio.StreamReader, parts: list[bytes]) -> 
         total += size
 
 
+class _Idle:
+    """A stream's read timeout, checked lazily: one timer per ``timeout`` seconds, not
+    one per chunk (a thousand watch streams read thousands of chunks a second). When a
+    read has waited ``timeout`` seconds the connection is aborted, which ends the read."""
+
+    __slots__ = ("busy", "conn", "fired", "handle", "loop", "started", "timeout")
+
+    def __init__(self, conn: _Conn, timeout: float) -> None:
+        self.conn = conn
+        self.timeout = timeout
+        self.loop = asyncio.get_running_loop()
+        self.started = self.loop.time()
+        self.busy = False  # a read is waiting
+        self.fired = False
+        self.handle = self.loop.call_at(self.started + timeout, self._check)
+
+    def reading(self) -> None:
+        self.started = self.loop.time()
+        self.busy = True
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        due = self.started + self.timeout
+        if self.busy and now >= due:
+            self.fired = True
+            self.conn.writer.transport.abort()
+            return
+        self.handle = self.loop.call_at(due if self.busy else now + self.timeout, self._check)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
 class _Chunked(httpx.AsyncByteStream):
     """A ``Transfer-Encoding: chunked`` body, chunk by chunk (a watch stream)."""
 
@@ -213,7 +306,7 @@ class _Chunked(httpx.AsyncByteStream):
         conn: _Conn,
         reuse: bool,
         read_timeout: float | None,
-        request: httpx.Request,
+        request: httpx.Request | None,
     ) -> None:
         self._transport = transport
         self._key = key
@@ -228,26 +321,33 @@ class _Chunked(httpx.AsyncByteStream):
         if conn is None:
             return
         reader = conn.reader
+        idle = None if self._timeout is None else _Idle(conn, self._timeout)
         try:
             while True:
-                async with _Timeout.of(self._timeout):
-                    size_line = await reader.readline()
-                    if not size_line:
-                        raise asyncio.IncompleteReadError(b"", None)
-                    size = int(size_line.split(b";", 1)[0].strip(), 16)
-                    if size == 0:
-                        while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                            pass  # trailers
-                        self._done = True
-                        return
-                    data = await reader.readexactly(size + 2)
-                    parts = [data[:-2]]
-                    await _buffered_chunks(reader, parts)
+                if idle is not None:
+                    idle.reading()
+                size_line = await reader.readline()
+                if not size_line:
+                    raise asyncio.IncompleteReadError(b"", None)
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+                if size == 0:
+                    while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    self._done = True
+                    return
+                data = await reader.readexactly(size + 2)
+                parts = [data[:-2]]
+                await _buffered_chunks(reader, parts)
+                if idle is not None:
+                    idle.busy = False
                 yield parts[0] if len(parts) == 1 else b"".join(parts)
-        except TimeoutError:
-            raise httpx.ReadTimeout("watch stream idle", request=self._request) from None
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            if idle is not None and idle.fired:
+                raise httpx.ReadTimeout("watch stream idle", request=self._request) from None
             raise httpx.ReadError(f"stream: {exc!r}", request=self._request) from exc
+        finally:
+            if idle is not None:
+                idle.cancel()
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None

@@ -5,7 +5,8 @@ migrations, agent restarts). At the end every simulated agent's fake
 dataplane must equal the core's desired state for its host (computed from
 the server's own listing), every watch line must be exactly the core's
 delta for that host at that revision, and no host may hear about a network
-it has no port on.
+it has no port on. It runs twice: with the agents in the driver's own process,
+and spread over two worker processes (their apply times come back over a pipe).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 CONFIG = WorkloadConfig(hosts=50, networks=15, ports=1000, events=300, seed=3)
 
 
-@pytest.fixture(scope="module")
-def small_run() -> tuple[SimRun, dict[str, Any]]:
+@pytest.fixture(scope="module", params=[0, 2], ids=["in-process", "2-workers"])
+def small_run(request: pytest.FixtureRequest) -> tuple[SimRun, dict[str, Any]]:
     config = SimConfig(
+        workers=request.param,
         workload=CONFIG,
         rate=0.0,
         concurrency=16,
@@ -45,6 +47,7 @@ def test_every_change_was_accepted_and_traced(small_run: tuple[SimRun, dict[str,
     assert result["changes"]["sent"] == run.workload.changes()
     # every change but unbound creates got its revision from its owner's line
     assert result["changes"]["unresolved"] <= sum(r.reason != "start" for r in run.tracker.relists)
+    assert result["config"]["workers"] == run.config.workers
 
 
 def test_every_dataplane_equals_the_cores_desired_state(
@@ -64,6 +67,8 @@ def test_watch_lines_are_exactly_the_cores_deltas_and_reach_only_interested_host
     assert correctness["unexpected_deliveries"] == 0
     assert correctness["missing_deliveries"] == 0
     assert correctness["deltas_differing_from_core"] == 0
+    assert correctness["misfit_lines"] == 0
+    assert correctness["owner_line_conflicts"] == 0
 
 
 def test_an_activation_costs_exactly_the_hosts_of_its_network(
@@ -86,3 +91,6 @@ def test_restarted_agents_listed_again_and_latencies_were_measured(
     assert result["relists"].get("restart", 0) == restarts
     assert result["latency"]["populate"]["count"] > 0
     assert result["latency"]["churn"]["count"] > 0
+    # every line the agents applied came back to the driver, wherever they ran
+    assert sum(len(by_rev) for by_rev in run.tracker.lines.values()) == run.agents.totals["lines"]
+    assert len(run.agents.entry_counts) == CONFIG.hosts
