@@ -47,3 +47,22 @@ def test_a_zero_interval_leaves_the_collector_alone() -> None:
     gc.unfreeze()
     asyncio.run(run_gc_policy(GcPolicy(freeze_every=0)))
     assert gc.get_freeze_count() == 0
+
+
+def test_young_collections_are_rarer_while_the_policy_runs_and_as_before_after() -> None:
+    before = gc.get_threshold()
+
+    async def scenario() -> tuple[int, ...]:
+        policy = GcPolicy(freeze_every=10, young_threshold=12_345)
+        task = asyncio.create_task(run_gc_policy(policy))
+        await asyncio.sleep(0.01)
+        during = gc.get_threshold()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return during
+
+    try:
+        assert asyncio.run(scenario()) == (12_345, *before[1:])
+        assert gc.get_threshold() == before
+    finally:
+        gc.unfreeze()
