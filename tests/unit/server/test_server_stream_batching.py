@@ -114,6 +114,12 @@ class _Transport:
     def is_closing(self) -> bool:
         return self.closing
 
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def close(self) -> None:
+        self.closing = True
+
 
 class _Cycle:
     """The attributes of uvicorn's RequestResponseCycle that the writer looks at."""

@@ -7,9 +7,11 @@ handed to the writer process as the server hands it a watch connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -50,19 +52,36 @@ async def _read_until(client: socket.socket, wanted: bytes) -> bytes:
     return data
 
 
-async def _open(link: StreamLink) -> tuple[ProcessSink, socket.socket, socket.socket]:
+async def _open(link: StreamLink) -> tuple[ProcessSink, socket.socket]:
+    """A connection handed to the writer: its sink, and the client's end."""
     server, client = _tcp_pair()
     sink = link.open(_Conn(server))
     assert sink is not None
     server.close()  # the writer process holds its own descriptor now
-    return sink, server, client
+    return sink, client
+
+
+@contextlib.asynccontextmanager
+async def _running_link(limit: int) -> AsyncIterator[StreamLink]:
+    """A writer process for the test, stopped at the end whatever happened."""
+    link = StreamLink.start(limit=limit)
+    try:
+        yield link
+    finally:
+        await link.close()
+
+
+def _ended(sink: ProcessSink) -> asyncio.Future[None]:
+    """Resolves when the writer (or its death) ends ``sink``'s stream from its side."""
+    ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    sink.on_cut = lambda: ended.set_result(None)
+    return ended
 
 
 def test_lines_go_out_framed_and_in_order_then_the_stream_ends_cleanly() -> None:
     async def scenario() -> None:
-        link = StreamLink.start(limit=100)
-        try:
-            sink, _, client = await _open(link)
+        async with _running_link(limit=100) as link:
+            sink, client = await _open(link)
             assert sink(b'{"revision":1}\n')
             assert sink(b'{"revision":2}\n{"revision":3}\n')
             link.flush()
@@ -76,19 +95,15 @@ def test_lines_go_out_framed_and_in_order_then_the_stream_ends_cleanly() -> None
             async with asyncio.timeout(WAIT_S):
                 assert await asyncio.get_running_loop().sock_recv(client, 10) == b""
             client.close()
-        finally:
-            await link.close()
 
     asyncio.run(scenario())
 
 
 def test_a_client_that_stops_reading_is_cut_and_the_server_told() -> None:
     async def scenario() -> None:
-        link = StreamLink.start(limit=50)
-        try:
-            sink, _, client = await _open(link)
-            cut = asyncio.get_running_loop().create_future()
-            sink.on_cut = lambda: cut.set_result(None)
+        async with _running_link(limit=50) as link:
+            sink, client = await _open(link)
+            cut = _ended(sink)
             line = b"x" * 60_000 + b"\n"
             for _ in range(400):  # 24 MB: far more than the socket buffers hold
                 if not sink(line):
@@ -99,19 +114,15 @@ def test_a_client_that_stops_reading_is_cut_and_the_server_told() -> None:
                 await cut
             assert sink.closed
             client.close()
-        finally:
-            await link.close()
 
     asyncio.run(scenario())
 
 
 def test_when_the_writer_process_dies_its_streams_end_and_no_new_one_is_taken() -> None:
     async def scenario() -> None:
-        link = StreamLink.start(limit=100)
-        try:
-            sink, _, client = await _open(link)
-            ended = asyncio.get_running_loop().create_future()
-            sink.on_cut = lambda: ended.set_result(None)
+        async with _running_link(limit=100) as link:
+            sink, client = await _open(link)
+            ended = _ended(sink)
             os.kill(link.pid, signal.SIGKILL)
             async with asyncio.timeout(WAIT_S):
                 await ended
@@ -121,7 +132,5 @@ def test_when_the_writer_process_dies_its_streams_end_and_no_new_one_is_taken() 
             assert link.open(_Conn(server)) is None  # the server writes it itself then
             for sock in (server, other, client):
                 sock.close()
-        finally:
-            await link.close()
 
     asyncio.run(scenario())

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from starlette.types import Send
 
-__all__ = ["BodyWriter", "TransportWriter", "transport_writer"]
+__all__ = ["BodyWriter", "TransportWriter", "connection_transport", "transport_writer"]
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,24 @@ class _Transport(Protocol):
     def write(self, data: bytes) -> None: ...
     def get_write_buffer_size(self) -> int: ...
     def is_closing(self) -> bool: ...
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+    def close(self) -> None: ...
+
+
+_TRANSPORT_METHODS = ("write", "get_write_buffer_size", "is_closing", "get_extra_info", "close")
+
+
+def connection_transport(send: Send) -> _Transport | None:
+    """The transport of the connection behind ``send``, if ``send`` is uvicorn's HTTP cycle's.
+
+    The one place that knows where uvicorn keeps it; uvloop's transports do
+    not derive from asyncio's classes, so the methods are checked instead.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None or not all(hasattr(transport, m) for m in _TRANSPORT_METHODS):
+        return None
+    found: _Transport = transport
+    return found
 
 
 class TransportWriter:
@@ -147,11 +165,8 @@ class TransportWriter:
 
 def transport_writer(send: Send, max_buffer: int) -> TransportWriter | None:
     """A :class:`TransportWriter` for a started chunked response, if ``send`` is uvicorn's."""
+    transport = connection_transport(send)
     cycle = getattr(send, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if not all(hasattr(transport, m) for m in ("write", "get_write_buffer_size", "is_closing")):
+    if transport is None or getattr(cycle, "chunked_encoding", None) is not True:
         return None
-    if getattr(cycle, "chunked_encoding", None) is not True:
-        return None
-    assert transport is not None
     return TransportWriter(send, transport, max_buffer)

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import re
-from typing import Any
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -27,12 +26,16 @@ from l2pop.server.api.app import (
     WRITE_BARRIER_TIMEOUT_S,
     Context,
     catch_up,
-    parse_json_body,
 )
-from l2pop.server.api.asgiwriter import BodyWriter, TransportWriter, transport_writer
+from l2pop.server.api.asgiwriter import (
+    BodyWriter,
+    TransportWriter,
+    connection_transport,
+    transport_writer,
+)
 from l2pop.server.api.errors import error_response
 from l2pop.server.api.fastports import match_port_route, serve_ports
-from l2pop.server.api.rawhttp import read_body, respond, send_json
+from l2pop.server.api.rawhttp import read_json_body, respond, send_json
 from l2pop.server.auth import hash_token, token_from_headers
 from l2pop.server.service import Service
 from l2pop.server.streamlink import ProcessSink
@@ -46,7 +49,6 @@ _STATUS = re.compile(r"^/v1/hosts/([^/]+)/ports/([^/]+)/status$")
 WATCH_ROUTE = "/v1/hosts/{name}/watch"
 STATUS_ROUTE = "/v1/hosts/{name}/ports/{port_id}/status"
 HANDOVER_WAIT_S = 10.0
-_TRANSPORT_METHODS = ("get_extra_info", "get_write_buffer_size", "is_closing", "close")
 _NDJSON = [(b"content-type", b"application/x-ndjson"), (b"cache-control", b"no-store")]
 
 
@@ -82,7 +84,7 @@ async def _status(
         headers = Headers(scope=scope)
         principal = service.authenticate(headers)
         principal.require_host(name)
-        body = parse_json_body(await read_body(receive, headers, context.max_body))
+        body = await read_json_body(receive, headers, context.max_body)
         record = await context.hosts.report_status(principal, name, port_id, body)
     except L2popError as exc:
         await respond(context, error_response(exc), STATUS_ROUTE, scope, receive, send)
@@ -147,23 +149,14 @@ async def _write_in_process(sink: ProcessSink, send: Send, watcher: Watcher) -> 
     if await sink.finish():
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     else:  # bytes were lost on the way: no clean end, the agent resumes or lists
-        transport = _transport(send)
+        transport = connection_transport(send)
         if transport is not None:
             transport.close()
 
 
-def _transport(send: Send) -> Any:
-    """uvicorn's transport behind ``send`` (its HTTP cycle's), if there is one."""
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    # uvloop's transports do not derive from asyncio's classes: check the methods.
-    if all(hasattr(transport, m) for m in _TRANSPORT_METHODS):
-        return transport
-    return None
-
-
 async def _hand_over(service: Service, send: Send, watcher: Watcher) -> ProcessSink | None:
     """Give the connection to the writer process once what uvicorn buffered is out."""
-    link, transport = service.streamer, _transport(send)
+    link, transport = service.streamer, connection_transport(send)
     if link is None or not link.alive or transport is None:
         return None
     loop = asyncio.get_running_loop()

@@ -24,10 +24,9 @@ from l2pop.server.api.app import (
     WRITE_BARRIER_TIMEOUT_S,
     Context,
     catch_up,
-    parse_json_body,
 )
 from l2pop.server.api.errors import error_response
-from l2pop.server.api.rawhttp import read_body, respond, send_json, unexpected
+from l2pop.server.api.rawhttp import read_json_body, respond, send_json, unexpected
 
 __all__ = ["PORTS_ROUTE", "PORT_ROUTE", "match_port_route", "serve_ports"]
 
@@ -70,12 +69,12 @@ async def _handle(
     service.authenticate(headers).require_admin()
     ports = context.ports
     if port_id is None:  # POST /v2.0/ports
-        body = parse_json_body(await read_body(receive, headers, context.max_body))
+        body = await read_json_body(receive, headers, context.max_body)
         return 201, {"port": await ports.create(body)}
     if method == "GET":
         return 200, {"port": ports.get(port_id)}
     if method == "DELETE":
         await ports.delete(port_id)
         return 204, None
-    body = parse_json_body(await read_body(receive, headers, context.max_body))
+    body = await read_json_body(receive, headers, context.max_body)
     return 200, {"port": await ports.update(port_id, body)}

@@ -8,6 +8,7 @@ request metric, the body limit, NeutronError answers, and the last-resort
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import orjson
 from starlette.datastructures import Headers
@@ -15,10 +16,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from l2pop.errors import BodyTooLargeError, ValidationError
-from l2pop.server.api.app import Context, check_declared_size
+from l2pop.server.api.app import Context, check_declared_size, parse_json_body
 from l2pop.server.api.errors import neutron_error
 
-__all__ = ["read_body", "respond", "send_json", "unexpected"]
+__all__ = ["read_body", "read_json_body", "respond", "send_json", "unexpected"]
 
 log = logging.getLogger(__name__)
 _JSON = [(b"content-type", b"application/json")]
@@ -72,3 +73,8 @@ async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+async def read_json_body(receive: Receive, headers: Headers, limit: int) -> Any:
+    """The request body as JSON: 413 over ``limit``, 400 when empty or malformed."""
+    return parse_json_body(await read_body(receive, headers, limit))
