@@ -82,6 +82,10 @@ def normalize_ip(value: object, field_name: str = "ip_address") -> str:
         address = ipaddress.ip_address(value.strip())
     except ValueError:
         raise ValidationError(field_name, value, "not an IPv4 or IPv6 address") from None
+    # ::ffff:192.0.2.1 is 192.0.2.1 on the wire: one address, one spelling (or
+    # a port could hold it twice and two hosts could share one VTEP).
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
     if address.is_multicast or address.is_unspecified:
         raise ValidationError(field_name, value, "multicast/unspecified address")
     # ipaddress accepts "fe80::1%eth0"; a zone index names an interface of the
@@ -105,9 +109,12 @@ def normalize_ip_or_cidr(value: object, field_name: str = "ip_address") -> str:
         raise ValidationError(field_name, value, "an IPv6 zone index (%...) is not allowed")
     if net.num_addresses == 1:
         # A /32 or /128 is one address: the same rules as a bare address apply.
-        if net.network_address.is_multicast or net.network_address.is_unspecified:
+        address = net.network_address
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # one address, one spelling (see normalize_ip)
+        if address.is_multicast or address.is_unspecified:
             raise ValidationError(field_name, value, "multicast/unspecified address")
-        return str(net.network_address)
+        return str(address)
     return str(net)
 
 

@@ -16,7 +16,7 @@ from l2pop.server.ports import PortNotFound, PortOps
 from l2pop.server.records import HOST, PORT, host_view
 from l2pop.server.service import Service, utc_iso, utc_now
 from l2pop.server.store.base import ABSENT, INDEX, JSON, Delete, Op, Put
-from l2pop.server.validate import parse_host, parse_status
+from l2pop.server.validate import ascii_digits, parse_host, parse_status
 from l2pop.server.watcher import Watcher
 
 __all__ = ["HostOps", "parse_revision"]
@@ -33,7 +33,7 @@ class HostInUse(ConflictError):
 def parse_revision(raw: str | None) -> int:
     if raw is None:
         return 0
-    if not raw.isdigit() or len(raw) > 19:
+    if not ascii_digits(raw) or len(raw) > 19:
         raise ValidationError("revision", raw, "must be a non-negative integer")
     return int(raw)
 

@@ -6,6 +6,7 @@ Only the shape and the values are checked here; conflicts with stored state
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = [
     "NETWORK_UPDATE_FIELDS",
     "PORT_CREATE_FIELDS",
     "PORT_UPDATE_FIELDS",
+    "ascii_digits",
     "parse_host",
     "parse_network",
     "parse_port",
@@ -35,7 +37,8 @@ __all__ = [
 
 MAX_TEXT = 255
 # Host names appear in URL paths and log lines: a DNS-like name, no slashes.
-HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,253}$")
+# Always fullmatch: "$" also matches before a trailing newline.
+HOST_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,253}")
 
 _COMMON = frozenset({"name", "admin_state_up", "description", "project_id", "tenant_id"})
 NETWORK_UPDATE_FIELDS = _COMMON | {"mtu", "provider:segmentation_id", "provider:network_type"}
@@ -49,6 +52,11 @@ PORT_UPDATE_FIELDS = _COMMON | {
     "device_id",
 }
 PORT_CREATE_FIELDS = PORT_UPDATE_FIELDS | {"network_id"}
+
+
+def ascii_digits(text: str) -> bool:
+    """Only 0-9: ``str.isdigit`` is also true for "²" and other digits ``int`` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def unwrap(body: object, wrapper: str) -> Mapping[str, Any]:
@@ -182,11 +190,22 @@ def parse_host(body: object) -> tuple[str, str]:
     inner = body
     _check_fields(inner, frozenset({"name", "tunnel_ip"}), "host")
     name = inner.get("name")
-    if not isinstance(name, str) or not HOST_NAME_RE.match(name):
+    if not isinstance(name, str) or not HOST_NAME_RE.fullmatch(name):
         raise ValidationError("name", _short(name), "a host name: letters, digits, . _ -")
     if "tunnel_ip" not in inner:
         raise ValidationError("tunnel_ip", None, "is required")
-    return name, normalize_ip(inner["tunnel_ip"], "tunnel_ip")
+    return name, _tunnel_ip(inner["tunnel_ip"])
+
+
+def _tunnel_ip(value: object) -> str:
+    """A VTEP address other hosts can send VXLAN to: one unicast, routable address."""
+    tunnel_ip = normalize_ip(value, "tunnel_ip")  # canonical: ::ffff:a.b.c.d -> a.b.c.d
+    address = ipaddress.ip_address(tunnel_ip)
+    if address.is_loopback:
+        raise ValidationError("tunnel_ip", _short(value), "a loopback address is no VTEP")
+    if address == ipaddress.IPv4Address("255.255.255.255"):
+        raise ValidationError("tunnel_ip", _short(value), "the broadcast address is no VTEP")
+    return tunnel_ip
 
 
 def parse_status(body: object) -> str:

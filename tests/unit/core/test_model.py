@@ -355,3 +355,22 @@ def test_ipv6_with_zone_index_is_rejected(raw: str) -> None:
 def test_cidr_with_zone_index_is_rejected(raw: str) -> None:
     with pytest.raises(ValidationError, match="zone index"):
         normalize_ip_or_cidr(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("::FFFF:c000:0201", "192.0.2.1"),
+        ("::ffff:198.51.100.1/128", "198.51.100.1"),
+    ],
+)
+def test_an_ipv4_mapped_ipv6_address_is_its_ipv4_address(raw: str, canonical: str) -> None:
+    # Issue #17: one address, one spelling, or a port holds it twice.
+    assert normalize_ip_or_cidr(raw) == canonical
+
+
+@pytest.mark.parametrize("raw", ["::ffff:224.0.0.1", "::ffff:0.0.0.0", "::ffff:224.0.0.1/128"])
+def test_an_ipv4_mapped_multicast_or_unspecified_address_is_refused(raw: str) -> None:
+    with pytest.raises(ValidationError, match="multicast/unspecified"):
+        normalize_ip_or_cidr(raw)

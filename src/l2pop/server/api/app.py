@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,16 +63,23 @@ async def read_json(request: Request) -> Any:
 
 def check_declared_size(declared: str | None, limit: int) -> None:
     """413 before reading, when the client announces a body over ``limit``."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLargeError(f"request body of {declared} bytes is over the {limit} limit")
 
 
 def parse_json_body(raw: bytes) -> Any:
-    """A request body as JSON; empty or malformed is a 400 naming the problem."""
+    """A request body as JSON; empty or malformed is a 400 naming the problem.
+
+    orjson, the encoder of the store and the streams, decodes it too: what it
+    refuses to decode (a lone surrogate, NaN, Infinity) it could not encode
+    either, and such a value must be a 400 here, not a write the store cannot
+    take. (It reads an integer over 64 bits as a float, which every integer
+    field refuses.)
+    """
     if not raw.strip():
         raise ValidationError("body", "", "a JSON body is required")
     try:
-        return json.loads(raw)
+        return orjson.loads(raw.removeprefix(b"\xef\xbb\xbf"))
     except (ValueError, RecursionError) as exc:
         shown = raw[:60].decode(errors="replace")
         raise ValidationError("body", shown, f"malformed JSON: {exc}") from None

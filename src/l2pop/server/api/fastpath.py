@@ -44,8 +44,8 @@ from l2pop.server.watcher import Watcher
 __all__ = ["AgentFastPath"]
 
 log = logging.getLogger(__name__)
-_WATCH = re.compile(r"^/v1/hosts/([^/]+)/watch$")
-_STATUS = re.compile(r"^/v1/hosts/([^/]+)/ports/([^/]+)/status$")
+_WATCH = re.compile(r"/v1/hosts/([^/]+)/watch")
+_STATUS = re.compile(r"/v1/hosts/([^/]+)/ports/([^/]+)/status")
 WATCH_ROUTE = "/v1/hosts/{name}/watch"
 STATUS_ROUTE = "/v1/hosts/{name}/ports/{port_id}/status"
 HANDOVER_WAIT_S = 10.0
@@ -62,10 +62,10 @@ class AgentFastPath:
         context = getattr(getattr(self.app, "state", None), "ctx", None)
         if scope["type"] == "http" and isinstance(context, Context):
             path, method = scope["path"], scope["method"]
-            if method == "GET" and (match := _WATCH.match(path)):
+            if method == "GET" and (match := _WATCH.fullmatch(path)):
                 await _watch(context, match.group(1), scope, receive, send)
                 return
-            if method == "PUT" and (match := _STATUS.match(path)):
+            if method == "PUT" and (match := _STATUS.fullmatch(path)):
                 await _status(context, match.group(1), match.group(2), scope, receive, send)
                 return
             served, port_id = match_port_route(method, path)

@@ -32,14 +32,14 @@ __all__ = ["PORTS_ROUTE", "PORT_ROUTE", "match_port_route", "serve_ports"]
 
 PORTS_ROUTE = "/v2.0/ports"
 PORT_ROUTE = "/v2.0/ports/{port_id}"
-_PORT = re.compile(r"^/v2\.0/ports/([^/]+)$")
+_PORT = re.compile(r"/v2\.0/ports/([^/]+)")
 
 
 def match_port_route(method: str, path: str) -> tuple[bool, str | None]:
     """(served here, port id): POST on the collection; GET, PUT, DELETE on one port."""
     if path == PORTS_ROUTE:
         return method == "POST", None
-    if method in ("GET", "PUT", "DELETE") and (match := _PORT.match(path)):
+    if method in ("GET", "PUT", "DELETE") and (match := _PORT.fullmatch(path)):
         return True, match.group(1)
     return False, None
 

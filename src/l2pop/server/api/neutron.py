@@ -14,6 +14,7 @@ from l2pop.errors import NotFoundError, ValidationError
 from l2pop.server.api.app import Context, ctx, read_json
 from l2pop.server.api.schemas import NETWORK_BODY, PORT_BODY, body
 from l2pop.server.store.base import JSON
+from l2pop.server.validate import ascii_digits
 
 __all__ = ["router"]
 
@@ -84,7 +85,7 @@ def _query(request: Request, filters: frozenset[str]) -> tuple[dict[str, list[st
             raise ValidationError(key, value, "unknown filter or query parameter")
     limit = paging.get("limit")
     if limit is not None:
-        if not str(limit).isdigit() or len(str(limit)) > 9:
+        if not ascii_digits(str(limit)) or len(str(limit)) > 9:
             raise ValidationError("limit", limit, "must be a non-negative integer")
         paging["limit"] = int(limit) or None
     return wanted, paging

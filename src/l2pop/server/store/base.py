@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from l2pop.errors import ConflictError
+from l2pop.errors import ConflictError, L2popError
 
 __all__ = [
     "ABSENT",
@@ -46,6 +46,7 @@ __all__ = [
     "ResourceChange",
     "Store",
     "StoredRecord",
+    "WriteFailed",
 ]
 
 JSON = dict[str, Any]
@@ -129,6 +130,12 @@ class Loaded:
     revision: int
     compacted: int
     records: Mapping[str, Mapping[str, StoredRecord]]
+
+
+class WriteFailed(L2popError):
+    """One transaction the store could not write for an unexpected reason (a
+    value its encoder cannot take): that write fails alone (HTTP 500, logged),
+    the store goes on serving the others."""
 
 
 class PreconditionFailed(ConflictError):

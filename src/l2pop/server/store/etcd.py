@@ -42,6 +42,7 @@ from l2pop.server.store.base import (
     Loaded,
     Op,
     StoredRecord,
+    WriteFailed,
 )
 from l2pop.server.store.etcd_barrier import SharedRead
 from l2pop.server.store.etcd_client import EtcdClient, EtcdCredentials, is_retryable
@@ -308,7 +309,11 @@ class EtcdStore:
         if self._watch is None or self._watch.done() or self._broken is not None:
             raise StoreUnavailableError("the etcd store is not running")
         txn_id = os.urandom(12).hex()
-        request = build_txn(self.layout, ops, txn_id)
+        try:
+            request = build_txn(self.layout, ops, txn_id)
+        except (TypeError, ValueError) as exc:
+            log.error("a write cannot be encoded: %s", exc)
+            raise WriteFailed(f"the store cannot encode this change: {exc}") from None
         landed: asyncio.Future[ChangeRecord] = asyncio.get_running_loop().create_future()
         self._waiting[txn_id] = landed
         deadline = time.monotonic() + self._write_timeout

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import orjson
 from aetcd import rpc
 
 from l2pop.server.store.base import (
@@ -64,7 +65,10 @@ def prefix_end(key: bytes) -> bytes:
 
 
 def encode_value(value: JSON) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+    """A record as etcd stores it. orjson, like the view's encoders: a value it
+    cannot take (a lone surrogate, an integer over 64 bits) fails here, before
+    the write, not on every replica once the write is committed."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass(frozen=True)

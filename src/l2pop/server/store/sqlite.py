@@ -40,6 +40,7 @@ from l2pop.server.store.base import (
     PreconditionFailed,
     ResourceChange,
     StoredRecord,
+    WriteFailed,
 )
 from l2pop.server.store.sqlite_batch import BatchWriter
 
@@ -172,32 +173,45 @@ class SQLiteStore:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                outcome = self._stage_batch([ops for ops, _ in batch])
-                await self._run(self._commit_staged)
-            except (sqlite3.Error, OSError) as exc:
-                self._abandon_staged()
-                log.error("sqlite write failed: %s", exc)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(StoreUnavailableError(f"sqlite: {exc}"))
-                continue
-            assert isinstance(outcome, list)
-            self.batches += 1
-            try:
-                self._deliver(batch, outcome)
-            except Exception:
-                # A listener failed on a committed change: the replica's view
-                # can no longer be trusted. Stop writing (/healthz turns 503,
-                # a supervisor restarts us and the view is rebuilt from disk).
-                log.exception("applying committed changes failed; the store stops")
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(StoreUnavailableError("the server must restart"))
-                raise
+            await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[_Pending]) -> None:
+        try:
+            outcome = self._stage_batch([ops for ops, _ in batch])
+            await self._run(self._commit_staged)
+        except (sqlite3.Error, OSError) as exc:
+            self._abandon_staged()
+            log.error("sqlite write failed: %s", exc)
+            _fail(batch, StoreUnavailableError(f"sqlite: {exc}"))
+            return
+        except Exception:
+            # A bug or an input nobody foresaw: it must not stop the loop (every
+            # later write would be 503). Write the batch's transactions one by
+            # one, so the one that cannot be written fails alone.
+            self._abandon_staged()
+            if len(batch) > 1:
+                for one in batch:
+                    await self._write_batch([one])
+                return
+            log.exception("a write failed unexpectedly; the store goes on")
+            _fail(batch, WriteFailed("the store could not write this change"))
+            return
+        self.batches += 1
+        for result in outcome:
+            if isinstance(result, WriteFailed):
+                log.error("a write was refused by the store: %s", result)
+        try:
+            self._deliver(batch, outcome)
+        except Exception:
+            # A listener failed on a committed change: the replica's view
+            # can no longer be trusted. Stop writing (/healthz turns 503,
+            # a supervisor restarts us and the view is rebuilt from disk).
+            log.exception("applying committed changes failed; the store stops")
+            _fail(batch, StoreUnavailableError("the server must restart"))
+            raise
 
     def _deliver(
-        self, batch: list[_Pending], outcome: list[ChangeRecord | PreconditionFailed]
+        self, batch: list[_Pending], outcome: list[ChangeRecord | PreconditionFailed | WriteFailed]
     ) -> None:
         # Listeners first, in revision order, then the callers: a caller woken
         # up finds its write already in the view.
@@ -214,7 +228,9 @@ class SQLiteStore:
             else:
                 future.set_exception(result)
 
-    def _stage_batch(self, batch: list[Sequence[Op]]) -> list[ChangeRecord | PreconditionFailed]:
+    def _stage_batch(
+        self, batch: list[Sequence[Op]]
+    ) -> list[ChangeRecord | PreconditionFailed | WriteFailed]:
         """Write the batch inside an open transaction; :meth:`_commit_staged` ends it."""
         conn = self._conn
         assert conn is not None
@@ -252,6 +268,12 @@ class SQLiteStore:
         conn.execute("DELETE FROM changes WHERE revision <= ?", (compacted,))
         conn.execute("UPDATE meta SET value = ? WHERE name = 'compacted'", (compacted,))
         return compacted
+
+
+def _fail(batch: list[_Pending], error: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)
 
 
 def _decode_change(revision: int, body: str) -> ChangeRecord:

@@ -34,6 +34,7 @@ from l2pop.server.store.base import (
     PreconditionFailed,
     Put,
     ResourceChange,
+    WriteFailed,
 )
 
 __all__ = ["BatchWriter"]
@@ -69,7 +70,9 @@ class BatchWriter:
         self._dirty: dict[_Key, _Row] = {}  # written by this batch, not yet in the database
         self._changes: list[tuple[int, str]] = []
 
-    def run(self, batch: Sequence[Sequence[Op]]) -> list[ChangeRecord | PreconditionFailed]:
+    def run(
+        self, batch: Sequence[Sequence[Op]]
+    ) -> list[ChangeRecord | PreconditionFailed | WriteFailed]:
         self._prefetch(op for ops in batch for op in ops)
         outcome = [self._transaction(ops) for ops in batch]
         self._flush()
@@ -98,7 +101,7 @@ class BatchWriter:
         row = local.get(key) or self._dirty.get(key) or self._read.get(key)
         return _ABSENT if row is None else row
 
-    def _transaction(self, ops: Sequence[Op]) -> ChangeRecord | PreconditionFailed:
+    def _transaction(self, ops: Sequence[Op]) -> ChangeRecord | PreconditionFailed | WriteFailed:
         revision = self.revision + 1
         local: dict[_Key, _Row] = {}
         changes: list[ResourceChange] = []
@@ -115,15 +118,21 @@ class BatchWriter:
                     continue
                 before = row.image()
                 after = op.value if isinstance(op, Put) else None
-                local[key] = _ABSENT if after is None else _Row(after, revision)
+                # Encoded here, not at the flush: a value the encoder cannot
+                # take (a lone surrogate, an integer over 64 bits) fails this
+                # transaction alone instead of the whole batch.
+                local[key] = _ABSENT if after is None else _Row(after, revision, _encode(after))
                 if op.kind != INDEX and (before is not None or after is not None):
                     changes.append(ResourceChange(op.kind, op.key, before, after))
+            record = ChangeRecord(revision, tuple(changes))
+            encoded = _encode_change(record)
         except PreconditionFailed as failed:
             return failed
+        except (TypeError, ValueError) as exc:
+            return WriteFailed(f"revision {revision} cannot be stored: {exc}")
         self._dirty.update(local)
         self.revision = revision
-        record = ChangeRecord(revision, tuple(changes))
-        self._changes.append((revision, _encode_change(record)))
+        self._changes.append((revision, encoded))
         return record
 
     def _check_none(self, op: CheckNone, local: dict[_Key, _Row]) -> None:
@@ -145,7 +154,7 @@ class BatchWriter:
         """Write what the batch changed so far (one statement per table)."""
         if self._dirty:
             puts = [
-                (kind, key, orjson.dumps(row.value).decode(), row.mod)
+                (kind, key, row.text or _encode(row.value), row.mod)
                 for (kind, key), row in self._dirty.items()
                 if row.value is not None
             ]
@@ -160,6 +169,10 @@ class BatchWriter:
         if self._changes:
             self._conn.executemany("INSERT INTO changes VALUES (?, ?)", self._changes)
             self._changes = []
+
+
+def _encode(value: JSON) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _encode_change(record: ChangeRecord) -> str:
