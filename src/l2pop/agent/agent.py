@@ -28,7 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from l2pop.agent.backoff import Backoff
-from l2pop.agent.client import HostApi
+from l2pop.agent.client import HostApi, WatchLineTooLong
 from l2pop.agent.config import AgentConfig
 from l2pop.agent.desired import Held
 from l2pop.agent.intake import Batch, LineIntake, Relist
@@ -172,6 +172,11 @@ class Agent:
             except Relist as exc:
                 reason = exc.reason
                 continue
+            except WatchLineTooLong as exc:
+                self.metrics.bad_input.labels("line").inc()
+                log.error("watch on %s: %s: listing again", api.url, exc)
+                reason = "bad_line"
+                continue
             except ServerUnreachableError as exc:
                 log.warning("watch on %s broke: %s (kernel kept as is)", api.url, exc)
             except (AuthError, ForbiddenError) as exc:
@@ -246,6 +251,7 @@ class Agent:
         got_line = False
         async with api.watch_batches(self.held.revision, self.config.watch_idle_timeout) as batches:
             self._opened_streams += 1
+            self._intake.new_stream()
             if self._opened_streams > 1:
                 self.metrics.watch_reconnects.inc()
             self.metrics.server_connected.set(1)

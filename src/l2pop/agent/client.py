@@ -35,13 +35,22 @@ __all__ = [
     "Bookmark",
     "HostApi",
     "Listing",
+    "RateLimited",
     "UnknownLine",
     "WatchLine",
+    "WatchLineTooLong",
     "line_batches",
     "parse_line",
 ]
 
 KEEPALIVE_EXPIRY_S = 2.0
+# The longest watch line the agent buffers. A change line carries one revision's
+# delta for this host (a few KiB; a network's whole state at most): a line
+# growing past this without its newline is a broken or hostile server, and the
+# agent lists again instead of buffering without bound.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+# The longest wait a 429's Retry-After may ask for (a garbled header: 1 s).
+MAX_RETRY_AFTER_S = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +77,28 @@ class UnknownLine:
 
 
 WatchLine = WatchChange | Bookmark | UnknownLine
+
+
+class WatchLineTooLong(ValidationError):
+    """A watch line over :data:`MAX_LINE_BYTES`: the stream cannot be trusted."""
+
+
+class RateLimited(L2popError):
+    """``429``: the server asks this host to wait ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after_of(response: httpx.Response) -> float:
+    """The ``Retry-After`` of an answer in seconds (delta form), bounded."""
+    raw = response.headers.get("retry-after", "")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return 1.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S) if seconds == seconds else 1.0
 
 
 def parse_line(text: str) -> WatchLine:
@@ -104,6 +135,8 @@ def _error_for(response: httpx.Response) -> L2popError:
         return AuthError(f"{where}: 401 {detail}")
     if status == 403:
         return ForbiddenError(f"{where}: 403 {detail}")
+    if status == 429:
+        return RateLimited(f"{where}: 429 {detail}", retry_after_of(response))
     if status >= 500:
         return ServerUnreachableError(f"{where}: {status} {detail}")
     return ValidationError("request", where, f"server answered {status}: {detail}")
@@ -236,12 +269,19 @@ async def line_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]
     """Complete NDJSON lines, grouped by the chunk that completed them; blank lines dropped.
     A last line without its newline is still delivered when the stream ends."""
     parts: list[bytes] = []  # the unfinished line, joined only once its newline came
+    pending = 0  # bytes in parts
     async for chunk in chunks:
         parts.append(chunk)
+        pending += len(chunk)
         if b"\n" not in chunk:
+            if pending > MAX_LINE_BYTES:
+                raise WatchLineTooLong("watch line", f"{pending} bytes", "no newline: too long")
             continue
         *complete, rest = b"".join(parts).split(b"\n")
         parts = [rest] if rest else []
+        pending = len(rest)
+        if pending > MAX_LINE_BYTES:
+            raise WatchLineTooLong("watch line", f"{pending} bytes", "no newline: too long")
         lines = [line.decode(errors="replace") for line in complete if line.strip()]
         if lines:
             yield lines

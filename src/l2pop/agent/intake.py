@@ -49,6 +49,12 @@ class LineIntake:
         self._metrics = metrics
         # Set when listing again because of bad input; cleared by the next good change.
         self._relisted_for_bad_input = False
+        # The newest revision the current stream vouched for (bookmark or change).
+        self._stream_revision = -1
+
+    def new_stream(self) -> None:
+        """A watch stream opens: its lines are checked against each other from here."""
+        self._stream_revision = -1
 
     def take(self, held: Held, text: str, batch: Batch) -> None:
         """Apply one line to ``held``; raise :class:`Relist` when it cannot be trusted."""
@@ -58,12 +64,26 @@ class LineIntake:
             self._bad_input("line", f"undecodable watch line: {exc}")
             return
         if isinstance(line, Bookmark):
+            if line.revision < self._stream_revision:
+                self._bad_input("order", f"bookmark {line.revision} went backwards")
+                return
+            self._stream_revision = line.revision
             held.revision = max(held.revision, line.revision)
             return
         if isinstance(line, UnknownLine):
             self._metrics.bad_input.labels("unknown_type").inc()
             log.warning("ignoring a watch line of unknown type %r", line.kind)
             return
+        if line.revision <= self._stream_revision:
+            # A stream's revisions only grow: this change contradicts a bookmark
+            # (one ahead of the server's head) or an earlier line. Taking the
+            # bookmark's word would skip this change silently.
+            self._bad_input(
+                "order",
+                f"revision {line.revision} after the stream vouched for {self._stream_revision}",
+            )
+            return
+        self._stream_revision = line.revision
         if line.revision <= held.revision:
             log.debug("skipping revision %d (held %d)", line.revision, held.revision)
             return

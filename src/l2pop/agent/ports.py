@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 
 from l2pop.agent.backoff import Backoff
-from l2pop.agent.client import HostApi
+from l2pop.agent.client import HostApi, RateLimited
 from l2pop.agent.config import BackoffPolicy
 from l2pop.agent.metrics import AgentMetrics
 from l2pop.core.model import PortStatus
@@ -67,7 +67,16 @@ class StatusReporter:
             self._wake.clear()
             while self._pending:
                 port_id, status = next(iter(self._pending.items()))
-                if await self._send(port_id, status):
+                try:
+                    done = await self._send(port_id, status)
+                except RateLimited as exc:
+                    # The server's rate limit (429): wait as long as it asks, then
+                    # go on with the newest wishes (not a failure: no backoff).
+                    self._metrics.status_reports.labels(status.value, "rate_limited").inc()
+                    log.info("status reports rate-limited: waiting %.1f s", exc.retry_after)
+                    await asyncio.sleep(exc.retry_after)
+                    continue
+                if done:
                     # A newer wish for the same port may have arrived meanwhile.
                     if self._pending.get(port_id) is status:
                         del self._pending[port_id]
@@ -76,9 +85,11 @@ class StatusReporter:
                     await asyncio.sleep(self._backoff.next_delay())
 
     async def _send(self, port_id: str, status: PortStatus) -> bool:
-        """True when the report is done with (sent, or refused for good)."""
+        """True when the report is done with (sent, or refused for good); RateLimited."""
         try:
             await self._api.report_status(port_id, status)
+        except RateLimited:
+            raise
         except (ServerUnreachableError, AuthError) as exc:
             self._metrics.status_reports.labels(status.value, "retry").inc()
             log.warning("port %s: status %s not reported yet: %s", port_id, status.value, exc)

@@ -62,11 +62,24 @@ def register(app: typer.Typer) -> None:
                 "--no-stream-writer writes them from the server's own thread.",
             ),
         ] = True,
+        public_url: Annotated[
+            str | None,
+            typer.Option(
+                "--public-url",
+                help="Base URL of every links href, e.g. https://l2pop.example:9696 "
+                "[the address the request arrived at; never the Host header].",
+            ),
+        ] = None,
     ) -> None:
         """Run the l2pop server: Neutron v2.0 subset + host list/watch API."""
         from l2pop.errors import L2popError
         from l2pop.server.logs import setup_logging
-        from l2pop.server.runner import ServerOptions, parse_vni_range, serve
+        from l2pop.server.runner import (
+            ServerOptions,
+            parse_public_url,
+            parse_vni_range,
+            serve,
+        )
 
         if db is not None and etcd is not None:
             raise typer.BadParameter("--db and --etcd exclude each other: choose one store")
@@ -81,6 +94,7 @@ def register(app: typer.Typer) -> None:
                 retain=retain,
                 access_log=access_log,
                 stream_writer=stream_writer,
+                public_url=parse_public_url(public_url),
             )
             store = None
             if etcd is not None:

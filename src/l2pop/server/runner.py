@@ -21,7 +21,7 @@ from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.base import DEFAULT_RETAIN, Store
 from l2pop.server.store.sqlite import SQLiteStore
 
-__all__ = ["ServerOptions", "parse_listen", "parse_vni_range", "serve"]
+__all__ = ["ServerOptions", "parse_listen", "parse_public_url", "parse_vni_range", "serve"]
 
 log = logging.getLogger(__name__)
 GRACEFUL_SHUTDOWN_S = 5
@@ -46,6 +46,7 @@ class ServerOptions:
     access_log: bool = False
     stream_writer: bool = True  # watch streams written by a second process
     gc: GcPolicy = field(default_factory=GcPolicy)
+    public_url: str | None = None  # base of links hrefs (None: the socket's own address)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -53,6 +54,15 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValidationError("--listen", value, "expected HOST:PORT, e.g. 127.0.0.1:9696")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def parse_public_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    scheme, sep, rest = value.partition("://")
+    if scheme not in ("http", "https") or not sep or not rest.strip("/"):
+        raise ValidationError("--public-url", value, "expected http(s)://HOST[:PORT][/PATH]")
+    return value.rstrip("/")
 
 
 def parse_vni_range(value: str) -> tuple[int, int]:
@@ -117,7 +127,7 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
         log.info("serving at revision %d on %s:%d", service.view.revision, host, port)
         return service
 
-    app = AgentFastPath(create_app(open_service, options.max_body))
+    app = AgentFastPath(create_app(open_service, options.max_body, options.public_url))
     server = _Server(
         uvicorn.Config(
             app,

@@ -20,14 +20,16 @@ from starlette.routing import Route
 
 class StandIn:
     """``/state`` answers ``states[i]`` on the i-th call (the last one again after that);
-    the i-th watch streams ``watches[i]`` (raw lines), then bookmarks until stopped, or
-    answers with the status ``watches[i]`` when it is an int."""
+    the i-th watch streams ``watches[i]`` (raw lines; ``bytes`` go out as they are,
+    without a newline), then bookmarks until stopped, or answers with the status
+    ``watches[i]`` when it is an int."""
 
-    def __init__(self, states: list[Any], watches: Sequence[list[str] | int]) -> None:
+    def __init__(self, states: list[Any], watches: Sequence[list[str | bytes] | int]) -> None:
         self.states = states
         self.watches = watches
         self.state_calls = 0
         self.watch_calls: list[int] = []  # the revision each watch asked for
+        self.script_bytes: list[int] = []  # per watch: bytes of its script handed out
         self.port = free_port()
         app = Starlette(
             routes=[
@@ -58,9 +60,14 @@ class StandIn:
             error = {"NeutronError": {"type": "Scripted", "message": "scripted", "detail": ""}}
             return JSONResponse(error, status_code=script)
 
+        self.script_bytes.append(0)
+
         async def lines() -> AsyncIterator[bytes]:
             for line in script:
-                yield (line + "\n").encode()
+                data = line if isinstance(line, bytes) else (line + "\n").encode()
+                self.script_bytes[index] += len(data)
+                yield data
+                await asyncio.sleep(0)  # a client that hung up cancels the rest here
             while not self._server.should_exit:
                 yield f'{{"type":"bookmark","revision":{revision}}}\n'.encode()
                 await asyncio.sleep(0.2)
@@ -84,7 +91,7 @@ class StandIn:
 
 
 @contextlib.contextmanager
-def standin(states: list[Any], watches: Sequence[list[str] | int]) -> Iterator[StandIn]:
+def standin(states: list[Any], watches: Sequence[list[str | bytes] | int]) -> Iterator[StandIn]:
     server = StandIn(states, watches)
     server.start()
     try:

@@ -167,7 +167,9 @@ def attach(app: FastAPI, service: Service, max_body: int) -> Context:
     return context
 
 
-def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) -> FastAPI:
+def create_app(
+    open_service: Callable[[], Awaitable[Service]], max_body: int, public_url: str | None = None
+) -> FastAPI:
     """The app; ``open_service`` runs at startup, the service closes at shutdown."""
     from l2pop.server.api import hosts, neutron
 
@@ -187,6 +189,7 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
         lifespan=lifespan,
         redirect_slashes=False,
     )
+    app.state.public_url = public_url  # links' base (api/links.py)
     install_error_handlers(app)
     app.include_router(hosts.router)
     app.include_router(neutron.router)

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from l2pop.core.model import normalize_mac
 from l2pop.errors import NotFoundError, ValidationError
 from l2pop.server.api.app import Context, ctx, read_json
+from l2pop.server.api.links import public_base
 from l2pop.server.api.schemas import NETWORK_BODY, PORT_BODY, body
 from l2pop.server.store.base import JSON
 from l2pop.server.validate import ascii_digits
@@ -39,7 +40,7 @@ def _version(base: str) -> JSON:
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    return public_base(request)
 
 
 @router.get("/", tags=["discovery"])
