@@ -24,7 +24,7 @@ class StandIn:
     without a newline), then bookmarks until stopped, or answers with the status
     ``watches[i]`` when it is an int."""
 
-    def __init__(self, states: list[Any], watches: Sequence[list[str | bytes] | int]) -> None:
+    def __init__(self, states: list[Any], watches: Sequence[Sequence[str | bytes] | int]) -> None:
         self.states = states
         self.watches = watches
         self.state_calls = 0
@@ -91,7 +91,7 @@ class StandIn:
 
 
 @contextlib.contextmanager
-def standin(states: list[Any], watches: Sequence[list[str | bytes] | int]) -> Iterator[StandIn]:
+def standin(states: list[Any], watches: Sequence[Sequence[str | bytes] | int]) -> Iterator[StandIn]:
     server = StandIn(states, watches)
     server.start()
     try:

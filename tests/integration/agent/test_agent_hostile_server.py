@@ -17,7 +17,7 @@ def test_a_bookmark_ahead_of_the_server_is_a_protocol_error_and_the_agent_lists_
     # follows. Taking the bookmark's word would skip revision 11 for good.
     states = [state(10, ["192.0.2.9"]), state(11, ["192.0.2.9", "192.0.2.8"])]
     far = json.dumps({"type": "bookmark", "revision": 10**18})
-    watches: list[list[str | bytes] | int] = [
+    watches: list[list[str] | int] = [
         [far, change(11, NET, {"flood": ["192.0.2.8"]})],
         [],
     ]
