@@ -70,6 +70,43 @@ def register(app: typer.Typer) -> None:
                 "[the address the request arrived at; never the Host header].",
             ),
         ] = None,
+        max_header_bytes: Annotated[
+            int,
+            typer.Option("--max-header-bytes", min=1024, help="Largest request head (431)."),
+        ] = 64 * 1024,
+        header_timeout: Annotated[
+            float,
+            typer.Option(
+                "--header-timeout",
+                min=0.1,
+                help="Seconds for a request's headers to arrive, from connect or the last answer.",
+            ),
+        ] = 10.0,
+        body_timeout: Annotated[
+            float,
+            typer.Option("--body-timeout", min=0.1, help="Seconds for a body after its headers."),
+        ] = 10.0,
+        keep_alive_timeout: Annotated[
+            int, typer.Option("--keep-alive-timeout", min=1, help="Idle keep-alive seconds.")
+        ] = 5,
+        max_connections: Annotated[
+            int | None,
+            typer.Option(
+                "--max-connections",
+                min=1,
+                help="Open connections at most; at the cap the longest idle one is closed "
+                "(default: the descriptor limit minus 64).",
+            ),
+        ] = None,
+        status_rate: Annotated[
+            float,
+            typer.Option(
+                "--status-rate", min=0, help="Status reports per second per host token (0: off)."
+            ),
+        ] = 100.0,
+        status_burst: Annotated[
+            int, typer.Option("--status-burst", min=1, help="Status reports a host may burst.")
+        ] = 2000,
     ) -> None:
         """Run the l2pop server: Neutron v2.0 subset + host list/watch API."""
         from l2pop.errors import L2popError
@@ -80,6 +117,7 @@ def register(app: typer.Typer) -> None:
             parse_vni_range,
             serve,
         )
+        from l2pop.server.uvicorn_adapter import ConnectionLimits
 
         if db is not None and etcd is not None:
             raise typer.BadParameter("--db and --etcd exclude each other: choose one store")
@@ -95,6 +133,12 @@ def register(app: typer.Typer) -> None:
                 access_log=access_log,
                 stream_writer=stream_writer,
                 public_url=parse_public_url(public_url),
+                limits=ConnectionLimits(
+                    max_header_bytes, header_timeout, body_timeout, max_connections
+                ),
+                keep_alive_timeout=keep_alive_timeout,
+                status_rate=status_rate,
+                status_burst=status_burst,
             )
             store = None
             if etcd is not None:

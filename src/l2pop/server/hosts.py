@@ -13,6 +13,7 @@ from l2pop.server.auth import Principal, hash_token, new_token
 from l2pop.server.fanout import bookmark_line
 from l2pop.server.history import replay_lines
 from l2pop.server.ports import PortNotFound, PortOps
+from l2pop.server.ratelimit import StatusRateLimit
 from l2pop.server.records import HOST, PORT, host_view
 from l2pop.server.service import Service, utc_iso, utc_now
 from l2pop.server.store.base import ABSENT, INDEX, JSON, Delete, Op, Put
@@ -52,6 +53,10 @@ class HostOps:
     def __init__(self, service: Service, ports: PortOps) -> None:
         self.service = service
         self.ports = ports
+        config = service.config
+        self.status_limit = StatusRateLimit(
+            config.status_rate, config.status_burst, service.metrics.registry
+        )
 
     def _stored(self, name: str) -> JSON:
         stored = self.service.view.get(HOST, name)
@@ -160,6 +165,8 @@ class HostOps:
         self, principal: Principal, name: str, port_id: str, body: object
     ) -> JSON:
         principal.require_host(name)
+        if not principal.admin:
+            self.status_limit.take(name)
         status = parse_status(body)
         liveness = self._liveness()
         if liveness is not None and not principal.admin:

@@ -20,6 +20,7 @@ from l2pop.server.metrics import Metrics
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.base import DEFAULT_RETAIN, Store
 from l2pop.server.store.sqlite import SQLiteStore
+from l2pop.server.uvicorn_adapter import ConnectionGuard, ConnectionLimits, guarded_protocol
 
 __all__ = ["ServerOptions", "parse_listen", "parse_public_url", "parse_vni_range", "serve"]
 
@@ -47,6 +48,10 @@ class ServerOptions:
     stream_writer: bool = True  # watch streams written by a second process
     gc: GcPolicy = field(default_factory=GcPolicy)
     public_url: str | None = None  # base of links hrefs (None: the socket's own address)
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)  # uvicorn_adapter.py
+    keep_alive_timeout: int = 5  # idle keep-alive connections close after this many seconds
+    status_rate: float = 100.0  # status reports per second and host (ratelimit.py; 0: off)
+    status_burst: int = 2000
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -106,13 +111,20 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
     if written is not None:
         log.warning("admin token written to %s", written)
     backend: Store = store or SQLiteStore(options.db, retain=options.retain)
-    config = ServiceConfig(vni_range=options.vni_range, bookmark_interval=options.bookmark_interval)
+    config = ServiceConfig(
+        vni_range=options.vni_range,
+        bookmark_interval=options.bookmark_interval,
+        status_rate=options.status_rate,
+        status_burst=options.status_burst,
+    )
+    guard = ConnectionGuard(options.limits)
 
     services: list[Service] = []
     tasks: list[asyncio.Task[None]] = []
 
     async def open_service() -> Service:
         metrics = Metrics()
+        guard.register(metrics.registry)
         service = await Service.open(backend, admin, config, metrics)
         liveness = getattr(backend, "liveness", None)
         if liveness is not None:
@@ -137,6 +149,8 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
             access_log=options.access_log,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             lifespan="on",
+            http=guarded_protocol(guard),
+            timeout_keep_alive=options.keep_alive_timeout,
         ),
         services,
         tasks,

@@ -46,6 +46,8 @@ class ServiceConfig:
     bookmark_interval: float = 5.0
     watch_queue_limit: int = 10_000
     write_timeout: float = WRITE_TIMEOUT_S
+    status_rate: float = 100.0  # status reports per second and host (0: no limit)
+    status_burst: int = 2000  # ... after a burst of this many (ratelimit.py)
 
 
 @dataclass

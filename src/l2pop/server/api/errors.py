@@ -46,6 +46,10 @@ def neutron_error(status: int, type_: str, message: str, detail: str = "") -> JS
 
 
 def error_response(exc: L2popError) -> JSONResponse:
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):  # ratelimit.RateLimitedError
+        body = {"NeutronError": {"type": "OverQuota", "message": str(exc), "detail": ""}}
+        return JSONResponse(body, status_code=429, headers={"Retry-After": str(retry_after)})
     for cls, status, default_type in _MAPPING:
         if isinstance(exc, cls):
             type_ = str(getattr(exc, "neutron_type", default_type))
