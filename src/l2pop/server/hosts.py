@@ -16,9 +16,10 @@ from l2pop.server.ports import PortNotFound, PortOps
 from l2pop.server.ratelimit import StatusRateLimit
 from l2pop.server.records import HOST, PORT, host_view
 from l2pop.server.service import Service, utc_iso, utc_now
-from l2pop.server.store.base import ABSENT, INDEX, JSON, Delete, Op, Put
+from l2pop.server.store.base import ABSENT, DEFAULT_RETAIN, INDEX, JSON, Delete, Op, Put
 from l2pop.server.validate import ascii_digits, parse_host, parse_status
 from l2pop.server.watcher import Watcher
+from l2pop.server.watchindex import HistoryIndex, indexed_changes, start_index
 
 __all__ = ["HostOps", "parse_revision"]
 
@@ -57,6 +58,8 @@ class HostOps:
         self.status_limit = StatusRateLimit(
             config.status_rate, config.status_burst, service.metrics.registry
         )
+        self.history = HistoryIndex(keep=4 * DEFAULT_RETAIN)
+        self._backfill = start_index(self.history, service.store, service.view.revision)
 
     def _stored(self, name: str) -> JSON:
         stored = self.service.view.get(HOST, name)
@@ -200,9 +203,11 @@ class HostOps:
         watcher = self.service.hub.add(name, None if principal.admin else token_hash)
         start, snapshot = view.revision, view.snapshot
         try:
-            records = await self.service.store.changes(revision)
+            records, networks = await indexed_changes(
+                self.history, self.service.store, snapshot, name, revision
+            )
             records = [r for r in records if r.revision <= start]
-            lines = await replay_lines(snapshot, records, name)
+            lines = await replay_lines(snapshot, records, name, networks)
         except BaseException:
             self.service.hub.remove(watcher)
             raise

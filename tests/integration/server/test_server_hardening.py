@@ -8,6 +8,8 @@ instead of one held forever, a 429 instead of an overrun log.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import resource
 import socket
 import threading
@@ -270,3 +272,69 @@ def test_one_host_cannot_overrun_the_log_status_reports_are_rate_limited(
         assert answer.status_code == 200, answer.text
     assert gained <= 2000 + 100 * elapsed + 16
     assert "l2pop_status_reports_rate_limited_total" in metrics
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _first_bookmark(url: str, host: str, token: str, revision: int) -> list[dict[str, Any]]:
+    """The lines of ``watch?revision=`` up to and with its first bookmark."""
+    lines: list[dict[str, Any]] = []
+    with (
+        httpx.Client(base_url=url, headers={"X-Auth-Token": token}, timeout=60) as client,
+        client.stream("GET", f"/v1/hosts/{host}/watch?revision={revision}") as watch,
+    ):
+        assert watch.status_code == 200, watch.read()
+        for line in watch.iter_lines():
+            if line:
+                lines.append(json.loads(line))
+                if lines[-1]["type"] == "bookmark":
+                    return lines
+    raise AssertionError(f"no bookmark: {lines}")
+
+
+def test_watches_far_behind_cost_little_cpu(server: ServerProc) -> None:
+    # The probe: watch?revision=<head - 8000> for a host with no line in that
+    # range, ten at once (2.7-3.4 s of server CPU each before the index).
+    flips = 2000  # the probe used 8,000; the cost before grew linearly with it
+    with server.client() as api:
+        net = ok(api.post("/v2.0/networks", json={"network": {}}), 201)["network"]
+        quiet = ok(api.post("/v1/hosts", json={"name": "quiet", "tunnel_ip": "192.0.2.70"}), 201)
+        busy = ok(api.post("/v1/hosts", json={"name": "busy", "tunnel_ip": "192.0.2.71"}), 201)
+        body = {"port": {"network_id": net["id"], "binding:host_id": "busy"}}
+        ports = [ok(api.post("/v2.0/ports", json=body), 201)["port"]["id"] for _ in range(8)]
+        start = ok(api.get("/healthz"))["revision"]
+
+    def flip(port_id: str) -> None:
+        with server.client() as admin:  # the admin is not rate-limited
+            for i in range(flips // len(ports)):
+                status = "ACTIVE" if i % 2 == 0 else "DOWN"
+                path = f"/v1/hosts/busy/ports/{port_id}/status"
+                assert admin.put(path, json={"status": status}).status_code == 200
+
+    threads = [threading.Thread(target=flip, args=(p,)) for p in ports]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert server.process is not None
+    pid = server.process.pid
+    before = _cpu_s(pid)
+    results: list[list[dict[str, Any]]] = []
+
+    def far_behind() -> None:
+        results.append(_first_bookmark(server.url, "quiet", quiet["token"], start))
+
+    watches = [threading.Thread(target=far_behind) for _ in range(10)]
+    for watch in watches:
+        watch.start()
+    for watch in watches:
+        watch.join()
+    spent = _cpu_s(pid) - before
+    assert [len(r) for r in results] == [1] * 10, "a quiet host gets only its bookmark"
+    assert spent < 1.0, f"10 far-behind watches cost {spent:.2f} s of server CPU"
+    # A host with lines in the range still gets every one of them.
+    lines = _first_bookmark(server.url, "busy", busy["token"], start)
+    assert len([x for x in lines if x["type"] == "change"]) == flips // len(ports) * len(ports)

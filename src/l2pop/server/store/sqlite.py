@@ -83,6 +83,11 @@ class SQLiteStore:
     def revision(self) -> int:
         return self._revision
 
+    @property
+    def compacted(self) -> int:
+        """The change log holds the revisions after this one."""
+        return self._compacted
+
     async def _run(self, fn: object, *args: object) -> object:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)  # type: ignore[arg-type]
@@ -158,6 +163,36 @@ class SQLiteStore:
         result = await self._run(self._changes, after)
         assert isinstance(result, list)
         return result
+
+    async def changes_at(self, after: int, revisions: Sequence[int]) -> list[ChangeRecord]:
+        """The records of ``revisions`` (all after ``after``), checked like :meth:`changes`:
+        only what a watch needs is read and decoded (``server/watchindex.py``)."""
+        if after < self._compacted:
+            raise GoneError(
+                f"revision {after} is compacted (log retained after {self._compacted}): list again"
+            )
+        if after > self._revision:
+            raise ValidationError("revision", after, f"ahead of the current {self._revision}")
+        if not revisions:
+            return []
+        result = await self._run(self._changes_at, list(revisions))
+        assert isinstance(result, list)
+        if len(result) != len(revisions):  # compacted while we read
+            raise GoneError(f"revision {after} was compacted meanwhile: list again")
+        return result
+
+    def _changes_at(self, revisions: list[int]) -> list[ChangeRecord]:
+        assert self._conn is not None
+        out: list[ChangeRecord] = []
+        for start in range(0, len(revisions), 500):
+            chunk = revisions[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT revision, body FROM changes WHERE revision IN ({marks}) ORDER BY revision",
+                chunk,
+            )
+            out.extend(_decode_change(rev, body) for rev, body in rows)
+        return out
 
     # -- writes ------------------------------------------------------------
 
