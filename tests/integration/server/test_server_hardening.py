@@ -156,6 +156,7 @@ def _slowloris(sock: socket.socket, stop: threading.Event) -> None:
             sock.send(bytes([byte]))
 
 
+@pytest.mark.slow
 def test_silent_slow_and_short_bodied_connections_are_closed(server: ServerProc) -> None:
     silent = [_connect(server) for _ in range(5)]
     slow = [_connect(server) for _ in range(5)]
@@ -295,6 +296,7 @@ def _first_bookmark(url: str, host: str, token: str, revision: int) -> list[dict
     raise AssertionError(f"no bookmark: {lines}")
 
 
+@pytest.mark.slow
 def test_watches_far_behind_cost_little_cpu(server: ServerProc) -> None:
     # The probe: watch?revision=<head - 8000> for a host with no line in that
     # range, ten at once (2.7-3.4 s of server CPU each before the index).
