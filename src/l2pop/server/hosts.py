@@ -59,7 +59,7 @@ class HostOps:
             config.status_rate, config.status_burst, service.metrics.registry
         )
         self.history = HistoryIndex(keep=4 * DEFAULT_RETAIN)
-        self._backfill = start_index(self.history, service.store, service.view.revision)
+        self.backfill = start_index(self.history, service.store, service.view.revision)
 
     def _stored(self, name: str) -> JSON:
         stored = self.service.view.get(HOST, name)

@@ -40,13 +40,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from l2pop.core import Snapshot
-from l2pop.errors import L2popError
 from l2pop.server.records import HOST, NETWORK, PORT
 from l2pop.server.store.base import ChangeRecord, Store
 
 __all__ = ["HistoryIndex", "Relevant", "indexed_changes", "start_index"]
 
 log = logging.getLogger(__name__)
+BACKFILL_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,17 +116,20 @@ class HistoryIndex:
     async def backfill(self, store: Store, compacted: int) -> None:
         """Index the retained log ``(compacted, floor]`` once (at start)."""
         floor = self.floor
-        if floor is None or compacted >= floor:
-            return
-        try:
-            records = await store.changes(compacted)
-        except L2popError as exc:  # compacted meanwhile, or unreachable: stay partial
-            log.info("watch index covers revisions after %d only: %s", floor, exc)
+        changes_at = getattr(store, "changes_at", None)
+        if floor is None or compacted >= floor or changes_at is None:
             return
         older = _Lists()
-        for record in records:
-            if record.revision <= floor:
-                older.add(record)
+        try:
+            # In pages: the whole log decoded at once would be a spike of
+            # memory that the process keeps.
+            for low in range(compacted + 1, floor + 1, BACKFILL_PAGE):
+                wanted = list(range(low, min(low + BACKFILL_PAGE, floor + 1)))
+                for record in await changes_at(compacted, wanted):
+                    older.add(record)
+        except Exception as exc:  # compacted meanwhile, or the store closed: stay partial
+            log.info("watch index covers revisions after %d only: %s", floor, exc)
+            return
         # Everything in ``older`` precedes what the listener added since.
         for net, revs in older.by_network.items():
             self._lists.by_network[net] = revs + self._lists.by_network.get(net, [])

@@ -71,8 +71,8 @@ async def _scenario(db: Path, seed: int, steps: int) -> None:
     # After a restart the index covers the retained log once its backfill ran.
     service, nets, ports, hosts = await _open(db)
     try:
-        assert hosts._backfill is not None
-        await hosts._backfill
+        assert hosts.backfill is not None
+        await hosts.backfill
         await _same_lines(service, hosts, rng)
     finally:
         await service.close()
