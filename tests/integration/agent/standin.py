@@ -30,6 +30,10 @@ class StandIn:
         self.state_calls = 0
         self.watch_calls: list[int] = []  # the revision each watch asked for
         self.script_bytes: list[int] = []  # per watch: bytes of its script handed out
+        # Status reports: answered with these statuses in turn (429: Retry-After 1),
+        # then 200; the monotonic time of each call.
+        self.status_answers: list[int] = []
+        self.status_calls: list[float] = []
         self.port = free_port()
         app = Starlette(
             routes=[
@@ -75,6 +79,11 @@ class StandIn:
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     async def _status(self, request: Request) -> Response:
+        self.status_calls.append(time.monotonic())
+        if self.status_answers:
+            status = self.status_answers.pop(0)
+            error = {"NeutronError": {"type": "OverQuota", "message": "scripted", "detail": ""}}
+            return JSONResponse(error, status_code=status, headers={"Retry-After": "1"})
         return JSONResponse({"port": {}})
 
     def start(self) -> None:

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from agentharness import agent_config, running_agent, wait_for
 from standin import standin
-from test_agent_bad_input import NET, change, state
+from test_agent_bad_input import NET, PORT, change, state
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # l2pop.agent.client.MAX_LINE_BYTES
 
@@ -44,3 +45,24 @@ def test_a_watch_line_without_end_is_cut_at_the_cap_and_the_agent_lists_again() 
             # The agent hung up at the cap: the rest of the line was never taken
             # (a few MiB of socket buffers aside), let alone held.
             assert server.script_bytes[0] < MAX_LINE_BYTES + 16 * len(chunk) < sent
+
+
+def test_the_agent_waits_as_long_as_a_429_says_before_reporting_again() -> None:
+    with standin([state(10, ["192.0.2.9"])], [[]]) as server:
+        server.status_answers = [429, 429]
+        config = agent_config("h1", "192.0.2.1", [server.url], "token")
+        with running_agent(config) as agent:
+            wait_for(
+                lambda: agent.metric("l2pop_agent_relists_total", reason="start") == 1, 10, "list"
+            )
+            agent.plug(PORT["id"])
+            wait_for(lambda: len(server.status_calls) >= 3, 10, "three status reports")
+            gaps = [b - a for a, b in itertools.pairwise(server.status_calls)]
+            assert len(gaps) >= 2, gaps
+            assert min(gaps[:2]) >= 0.9, gaps  # Retry-After: 1
+            ok = agent.metric("l2pop_agent_port_status_reports_total", status="ACTIVE", result="ok")
+            assert ok == 1
+            limited = agent.metric(
+                "l2pop_agent_port_status_reports_total", status="ACTIVE", result="rate_limited"
+            )
+            assert limited == 2
