@@ -231,6 +231,7 @@ def test_silent_connections_at_the_descriptor_limit_leave_room_for_agents(
         agent.close()
 
 
+@pytest.mark.slow
 def test_one_host_cannot_overrun_the_log_status_reports_are_rate_limited(
     server: ServerProc,
 ) -> None:
@@ -248,7 +249,9 @@ def test_one_host_cannot_overrun_the_log_status_reports_are_rate_limited(
     def flood(port_id: str) -> None:
         with httpx.Client(base_url=server.url, headers={"X-Auth-Token": host["token"]}) as agent:
             status = "ACTIVE"
-            for _ in range(200):
+            # Until the first 429 anywhere (a slow machine needs longer to send
+            # the burst and outrun the refill), or 40 s without one.
+            while not limited and time.monotonic() - started < 40:
                 answer = agent.put(f"/v1/hosts/rl/ports/{port_id}/status", json={"status": status})
                 if answer.status_code == 429:
                     limited.append(answer)
@@ -262,7 +265,7 @@ def test_one_host_cannot_overrun_the_log_status_reports_are_rate_limited(
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    assert limited, "16 x 200 reports and never a 429"
+    assert limited, f"{elapsed:.0f} s of reports from 16 connections and never a 429"
     assert int(limited[0].headers["Retry-After"]) >= 1
     assert limited[0].json()["NeutronError"]["type"] == "OverQuota"
     with server.client() as api:
