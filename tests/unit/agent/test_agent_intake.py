@@ -33,10 +33,23 @@ def test_good_lines_advance_the_state_and_collect_what_to_reconcile() -> None:
     intake = LineIntake(AgentMetrics())
     intake.take(state, change(6, "192.0.2.3"), batch)
     intake.take(state, '{"type": "bookmark", "revision": 9}', batch)
+    intake.new_stream()  # e.g. another replica, resumed from 7: replays what is held
     intake.take(state, change(8, "192.0.2.4"), batch)  # a replay below the held revision
     assert state.revision == 9
     assert state.state.networks[NET].flood == {"192.0.2.2", "192.0.2.3"}
     assert (batch.networks, batch.vnis, batch.changes) == ({NET}, {100}, 1)
+
+
+def test_a_change_below_a_bookmark_of_the_same_stream_is_a_protocol_error() -> None:
+    # Issue #17: a bookmark ahead of the server's head, then a real change,
+    # must not make the agent skip that change silently: it lists again.
+    state, batch = held(), Batch()
+    intake = LineIntake(AgentMetrics())
+    intake.new_stream()
+    intake.take(state, '{"type": "bookmark", "revision": 1000000000000000000}', batch)
+    with pytest.raises(Relist) as caught:
+        intake.take(state, change(8, "192.0.2.4"), batch)
+    assert caught.value.reason == "bad_order"
 
 
 def test_bad_input_lists_again_once_then_is_skipped_until_a_good_line() -> None:
