@@ -26,11 +26,13 @@ import typer
 __all__ = ["percentile", "register", "run_bench"]
 
 MAX_DURATION_S = 300.0
+RAW_DURATION_S = 10.0
 
 
 class StoreKind(StrEnum):
     SQLITE = "sqlite"
     ETCD = "etcd"
+    BOTH = "both"  # SQLite, then etcd, back to back: ratios from one invocation
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -158,12 +160,29 @@ def run_bench_on_etcd(
     cfg: Any, workdir: Path, server_args: list[str], members: int
 ) -> dict[str, Any]:
     """The same bench against one replica on a fresh ``members``-member etcd (127.0.0.1)."""
+    from l2pop.bench.etcd_raw import raw_etcd_txns, sample_value_size
     from l2pop.lab.etcd import etcd_cluster
 
     with etcd_cluster(workdir / "etcd", size=members) as cluster:
         etcd_args = ["--etcd", cluster.endpoints, "--etcd-prefix", "/bench/"]
         result = run_bench(cfg, workdir / "server", [*etcd_args, *server_args])
-    return {**result, "store": f"etcd x{members}"}
+        # The yardstick: the same cluster, value size and concurrency, no l2pop.
+        size = asyncio.run(sample_value_size(cluster.endpoints, "/bench/"))
+        raw = asyncio.run(
+            raw_etcd_txns(
+                cluster.endpoints,
+                concurrency=cfg.concurrency,
+                duration=min(cfg.duration, RAW_DURATION_S),
+                value_size=size,
+            )
+        )
+    fraction = result["changes_per_s"] / max(1.0, raw["txns_per_s"])
+    return {
+        **result,
+        "store": f"etcd x{members}",
+        "raw_etcd": raw,
+        "changes_per_s_vs_raw_etcd": round(fraction, 3),
+    }
 
 
 def run_external(cfg: Any, url: str, token: str, pid: int) -> dict[str, Any]:
@@ -198,7 +217,8 @@ def register(bench: typer.Typer) -> None:
             StoreKind,
             typer.Option(
                 help="sqlite: the started server uses a temporary SQLite file; "
-                "etcd: it uses a fresh local etcd cluster (Debian etcd-server)."
+                "etcd: it uses a fresh local etcd cluster (Debian etcd-server) and raw etcd "
+                "is measured on it as a yardstick; both: SQLite, then etcd, with ratios."
             ),
         ] = StoreKind.SQLITE,
         etcd_members: Annotated[
@@ -215,7 +235,13 @@ def register(bench: typer.Typer) -> None:
             result = run_external(cfg, url, token_file.read_text().strip(), pid)
         else:
             with tempfile.TemporaryDirectory(prefix="l2pop-bench-") as tmp:
-                if store is StoreKind.ETCD:
+                if store is StoreKind.BOTH:
+                    from l2pop.bench.server_compare import compare
+
+                    sqlite = {**run_bench(cfg, Path(tmp) / "sqlite", server_arg or [])}
+                    etcd = run_bench_on_etcd(cfg, Path(tmp), server_arg or [], etcd_members)
+                    result = compare({**sqlite, "store": "sqlite"}, etcd)
+                elif store is StoreKind.ETCD:
                     result = run_bench_on_etcd(cfg, Path(tmp), server_arg or [], etcd_members)
                 else:
                     result = {**run_bench(cfg, Path(tmp), server_arg or []), "store": "sqlite"}
