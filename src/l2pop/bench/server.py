@@ -224,6 +224,16 @@ def register(bench: typer.Typer) -> None:
         etcd_members: Annotated[
             int, typer.Option(min=1, max=5, help="Members of the etcd cluster (--store etcd).")
         ] = 3,
+        replicas: Annotated[
+            int,
+            typer.Option(
+                min=0,
+                max=5,
+                help="--store etcd: spread streams and writers over N replicas, plus one "
+                "replica serving nothing whose CPU is the cost of applying the change stream "
+                "(per-replica CPU split into applying and fan-out). 0: one replica as usual.",
+            ),
+        ] = 0,
     ) -> None:
         """Status changes/s and ack-to-delivery latency against a real server (loopback)."""
         from l2pop.bench.server_load import LoadConfig
@@ -235,7 +245,14 @@ def register(bench: typer.Typer) -> None:
             result = run_external(cfg, url, token_file.read_text().strip(), pid)
         else:
             with tempfile.TemporaryDirectory(prefix="l2pop-bench-") as tmp:
-                if store is StoreKind.BOTH:
+                if replicas:
+                    from l2pop.bench.server_replicas import run_replicas_on_etcd
+
+                    if store is not StoreKind.ETCD:
+                        raise typer.BadParameter("--replicas needs --store etcd")
+                    args = server_arg or []
+                    result = run_replicas_on_etcd(cfg, Path(tmp), args, etcd_members, replicas)
+                elif store is StoreKind.BOTH:
                     from l2pop.bench.server_compare import compare
 
                     sqlite = {**run_bench(cfg, Path(tmp) / "sqlite", server_arg or [])}
