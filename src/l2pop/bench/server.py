@@ -160,12 +160,18 @@ def run_bench_on_etcd(
     cfg: Any, workdir: Path, server_args: list[str], members: int
 ) -> dict[str, Any]:
     """The same bench against one replica on a fresh ``members``-member etcd (127.0.0.1)."""
+    from l2pop.bench.etcd_metrics import etcd_counters, per_write
     from l2pop.bench.etcd_raw import raw_etcd_txns, sample_value_size
     from l2pop.lab.etcd import etcd_cluster
 
     with etcd_cluster(workdir / "etcd", size=members) as cluster:
         etcd_args = ["--etcd", cluster.endpoints, "--etcd-prefix", "/bench/"]
+        counted = etcd_counters(cluster.endpoints)
         result = run_bench(cfg, workdir / "server", [*etcd_args, *server_args])
+        # Every l2pop write of the run: populate's (one per host, network, port), the load's.
+        writes = cfg.hosts + cfg.networks + cfg.ports + result["changes_acked"]
+        after_l2pop = etcd_counters(cluster.endpoints)
+        result["etcd_work"] = per_write(counted, after_l2pop, writes)
         # The yardstick: the same cluster, value size and concurrency, no l2pop.
         size = asyncio.run(sample_value_size(cluster.endpoints, "/bench/"))
         raw = asyncio.run(
@@ -176,6 +182,7 @@ def run_bench_on_etcd(
                 value_size=size,
             )
         )
+        raw["etcd_work"] = per_write(after_l2pop, etcd_counters(cluster.endpoints), raw["txns"])
     fraction = result["changes_per_s"] / max(1.0, raw["txns_per_s"])
     return {
         **result,

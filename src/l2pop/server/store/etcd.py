@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
@@ -32,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 from aetcd import rpc
 
 from l2pop.errors import GoneError, StoreUnavailableError, ValidationError
@@ -204,7 +204,7 @@ class EtcdStore:
         elif kv.key == self.layout.compacted_key:
             self._compacted = max(self._compacted, int(kv.value or b"0"))
         elif (parsed := self.layout.parse(kv.key)) is not None and parsed[0] != INDEX:
-            value = json.loads(kv.value)
+            value = orjson.loads(kv.value)
             records.setdefault(parsed[0], {})[parsed[1]] = StoredRecord(value, kv.mod_revision)
         return 0
 
