@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -91,14 +92,18 @@ class Tracker:
 
 
 async def _pool(
-    host: str, port: int, jobs: Sequence[Callable[[Connection], Awaitable[None]]], width: int
+    host: str,
+    port: int,
+    jobs: Sequence[Callable[[Connection], Awaitable[None]]],
+    width: int,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
     queue: asyncio.Queue[Callable[[Connection], Awaitable[None]]] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
 
     async def worker() -> None:
-        conn = await Connection.open(host, port)
+        conn = await Connection.open(host, port, tls)
         try:
             while not queue.empty():
                 await queue.get_nowait()(conn)
@@ -115,7 +120,9 @@ def _host_for(cfg: LoadConfig, rng: random.Random, net_index: int, nth: int) -> 
     return (start + nth % cfg.hosts_per_network) % cfg.hosts
 
 
-async def populate(host: str, port: int, admin: str, cfg: LoadConfig) -> Fabric:
+async def populate(
+    host: str, port: int, admin: str, cfg: LoadConfig, tls: ssl.SSLContext | None = None
+) -> Fabric:
     """Register hosts, create networks and bound ports (BUILD) through the API."""
     fabric = Fabric()
     rng = random.Random(cfg.seed)
@@ -129,8 +136,8 @@ async def populate(host: str, port: int, admin: str, cfg: LoadConfig) -> Fabric:
 
         return job
 
-    await _pool(host, port, [add_host(i) for i in range(cfg.hosts)], 32)
-    conn = await Connection.open(host, port)
+    await _pool(host, port, [add_host(i) for i in range(cfg.hosts)], 32, tls)
+    conn = await Connection.open(host, port, tls)
     networks = []
     for _ in range(cfg.networks):
         status, answer = await conn.call("POST", "/v2.0/networks", admin, {"network": {}})
@@ -155,7 +162,7 @@ async def populate(host: str, port: int, admin: str, cfg: LoadConfig) -> Fabric:
 
         return job
 
-    await _pool(host, port, [add_port(j) for j in range(cfg.ports)], 32)
+    await _pool(host, port, [add_port(j) for j in range(cfg.ports)], 32, tls)
     return fabric
 
 
@@ -168,6 +175,7 @@ async def watch_all(
     fabric: Fabric,
     revision: int,
     tracker: Tracker,
+    tls: ssl.SSLContext | None = None,
     server_of: Callable[[str], Address] | None = None,
 ) -> list[asyncio.Transport]:
     """One stream per host from ``revision`` (on ``server_of(host)``, default the one
@@ -176,7 +184,7 @@ async def watch_all(
     for name, token in fabric.tokens.items():
         path = f"/v1/hosts/{name}/watch?revision={revision}"
         where = (host, port) if server_of is None else server_of(name)
-        opened.append(await open_ndjson(*where, path, token, tracker.on_lines))
+        opened.append(await open_ndjson(*where, path, token, tracker.on_lines, tls))
     await asyncio.wait_for(asyncio.gather(*(p.first for _, p in opened)), timeout=120)
     return [transport for transport, _ in opened]
 
@@ -187,6 +195,7 @@ async def run_load(
     fabric: Fabric,
     cfg: LoadConfig,
     tracker: Tracker,
+    tls: ssl.SSLContext | None = None,
     writer_server: Callable[[int], Address] | None = None,
 ) -> dict[str, Any]:
     """Flip port statuses from ``concurrency`` connections for ``duration`` seconds
@@ -212,7 +221,7 @@ async def run_load(
 
     async def worker(w: int) -> None:
         address = (host, port) if writer_server is None else writer_server(w)
-        conn = await Connection.open(*address)
+        conn = await Connection.open(*address, tls)
         try:
             while time.perf_counter() < deadline and idle:
                 slot = await pace()
