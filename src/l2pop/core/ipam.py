@@ -48,10 +48,6 @@ class SubnetSpec:
     gateway_ip: str | None
     pools: tuple[Pool, ...]
 
-    @property
-    def network(self) -> IpNetwork:
-        return ipaddress.ip_network(self.cidr)
-
 
 def parse_cidr(value: object, ip_version: object = None) -> IpNetwork:
     """A subnet CIDR exactly as written (host bits zero), of ``ip_version`` if given."""
@@ -203,7 +199,7 @@ class FreeAddresses:
     def first_free(self, skip: Container[int] = ()) -> int | None:
         """The lowest pool address neither taken nor in ``skip``; None when none is left."""
         cursor: int | None = self._cursor
-        if self.pools and cursor is not None and cursor > self.pools[-1][1]:
+        if not self.pools or self._cursor > self.pools[-1][1]:
             return None
         while cursor is not None and (cursor in self.taken or cursor in skip):
             cursor = self._next(cursor)
