@@ -103,17 +103,20 @@ def test_the_openstack_cli_drives_networks_subnets_and_ports(cli: Cli) -> None:
         "subnet", "create", "--network", "net1", "--ip-version", "6",
         "--subnet-range", "fd00:10::/64", "--gateway", "none", "s6",
     )  # fmt: skip
-    assert s6["gateway_ip"] is None and s6["ip_version"] == 6
+    assert s6["gateway_ip"] is None
+    assert s6["ip_version"] == 6
 
     p1 = cli.json("port", "create", "--network", "net1", "--host", "h1", "p1")
     assert _ips(p1) == ["10.10.0.10", "fd00:10::1"]
-    assert p1["status"] == "BUILD" and p1["binding_host_id"] == "h1"
+    assert p1["status"] == "BUILD"
+    assert p1["binding_host_id"] == "h1"
     p2 = cli.json(
         "port", "create", "--network", "net1", "--host", "h2",
         "--fixed-ip", "subnet=s4,ip-address=10.10.0.50", "--mac-address", "fa:16:3e:00:00:50",
         "--allowed-address", "ip-address=10.10.0.99", "p2",
     )  # fmt: skip
-    assert _ips(p2) == ["10.10.0.50"] and p2["mac_address"] == "fa:16:3e:00:00:50"
+    assert _ips(p2) == ["10.10.0.50"]
+    assert p2["mac_address"] == "fa:16:3e:00:00:50"
     assert p2["allowed_address_pairs"] == [
         {"ip_address": "10.10.0.99", "mac_address": "fa:16:3e:00:00:50"}
     ]

@@ -31,6 +31,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
     workdir: Path = tmp_path_factory.mktemp("schemathesis")
     with running(workdir) as server, server.client() as api:
         net = api.post("/v2.0/networks", json={"network": {"name": "seed"}}).json()["network"]
+        subnet = {"network_id": net["id"], "cidr": "10.0.0.0/24"}
+        api.post("/v2.0/subnets", json={"subnet": subnet})
         api.post("/v2.0/ports", json={"port": {"network_id": net["id"]}})
         api.post("/v1/hosts", json={"name": "h1", "tunnel_ip": "192.0.2.1"})
         yield server

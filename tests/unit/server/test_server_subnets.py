@@ -29,8 +29,10 @@ def test_subnet_shape_defaults_and_network_lists_it(api: Api) -> None:
     s4 = _subnet(api, net["id"], "10.0.0.0/24", name="s4")
     assert s4["gateway_ip"] == "10.0.0.1"
     assert s4["allocation_pools"] == [{"start": "10.0.0.2", "end": "10.0.0.254"}]
-    assert s4["ip_version"] == 4 and s4["enable_dhcp"] is True
-    assert s4["subnetpool_id"] is None and s4["revision_number"] == 1
+    assert s4["ip_version"] == 4
+    assert s4["enable_dhcp"] is True
+    assert s4["subnetpool_id"] is None
+    assert s4["revision_number"] == 1
     for key in ("dns_nameservers", "host_routes", "ipv6_address_mode", "created_at", "updated_at"):
         assert key in s4
     s6 = _subnet(api, net["id"], "fd00::/64", ip_version=6, gateway_ip=None)
@@ -56,7 +58,7 @@ def test_subnet_refusals_change_nothing(api: Api) -> None:
             {"cidr": "10.1.0.0/24", "allocation_pools": [{"start": "10.1.1.1", "end": "10.1.1.2"}]},
             400,
             "outside",
-        ),  # fmt: skip
+        ),
         ({"cidr": "10.1.0.0/24", "ip_version": 6}, 400, "ip_version"),
         ({"cidr": "10.1.0.0/24", "subnetpool_id": "x"}, 400, "subnet pools"),
         ({"cidr": "10.1.0.0/24", "bogus": 1}, 400, "bogus"),
