@@ -198,12 +198,17 @@ class FreeAddresses:
 
     def first_free(self, skip: Container[int] = ()) -> int | None:
         """The lowest pool address neither taken nor in ``skip``; None when none is left."""
-        cursor: int | None = self._cursor
-        if not self.pools or self._cursor > self.pools[-1][1]:
-            return None
-        while cursor is not None and (cursor in self.taken or cursor in skip):
-            cursor = self._next(cursor)
-        return cursor
+        cursor, taken = self._cursor, self.taken
+        for start, end in self.pools:
+            if end < cursor:
+                continue
+            # Inline scan: concurrent writes hold a run of addresses just above the cursor.
+            address = max(start, cursor)
+            while address <= end:
+                if address not in taken and address not in skip:
+                    return address
+                address += 1
+        return None
 
     def take(self, address: int) -> None:
         self.taken.add(address)
