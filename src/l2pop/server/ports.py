@@ -148,8 +148,10 @@ class PortOps:
             new["revision_number"] = current["revision_number"] + 1
             new["updated_at"] = utc_now()
             self._check_unique(new, skip=port_id)
+            # Only newly used subnets need a guard: one the port already uses cannot go.
+            added = [ip for ip in new["fixed_ips"] if ip not in current["fixed_ips"]]
             return [
-                *subnet_guards(self.service.view, new["fixed_ips"]),
+                *subnet_guards(self.service.view, added),
                 Put(PORT, port_id, new, stored.mod_revision),
                 *_reindex(current, new, port_id),
             ]
