@@ -22,8 +22,10 @@ from l2pop.server.view import View
 __all__ = [
     "Allocator",
     "Held",
+    "InvalidIpForNetwork",
     "IpAddressAlreadyAllocated",
     "IpAddressGenerationFailure",
+    "subnet_guards",
 ]
 
 # Router ports may take a subnet's gateway address; other ports may not (Neutron).
