@@ -171,7 +171,7 @@ def create_app(
     open_service: Callable[[], Awaitable[Service]], max_body: int, public_url: str | None = None
 ) -> FastAPI:
     """The app; ``open_service`` runs at startup, the service closes at shutdown."""
-    from l2pop.server.api import hosts, neutron
+    from l2pop.server.api import hosts, neutron, subnets
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -185,7 +185,7 @@ def create_app(
     app = FastAPI(
         title="l2pop server",
         version="0.1.0",
-        description="Neutron v2.0 subset (networks, ports) and the l2pop host/agent API.",
+        description="Neutron v2.0 subset (networks, subnets, ports) and the l2pop host/agent API.",
         lifespan=lifespan,
         redirect_slashes=False,
     )
@@ -193,6 +193,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(hosts.router)
     app.include_router(neutron.router)
+    app.include_router(subnets.router)
     app.router.routes[0:0] = hosts.fast_routes()
     app.add_middleware(ReadBarrier)
     app.add_middleware(RequestMetrics)
