@@ -22,7 +22,7 @@ a subclass of ``HttpToolsProtocol`` that adds, per connection:
   request (an agent's watch stream) is never closed for room; only when every
   connection is busy is the new one refused.
 
-It relies on these parts of uvicorn (``tests/unit/server/test_uvicorn_adapter``
+It relies on these parts of uvicorn (``tests/unit/server/test_uvicorn_adapter_limits``
 fails when they change): the class ``HttpToolsProtocol`` with the methods
 ``connection_made``, ``connection_lost``, ``data_received``,
 ``on_headers_complete``, ``on_message_complete``, ``on_response_complete`` and
