@@ -47,7 +47,7 @@ def test_viewer_token_is_admin_only_and_opens_the_view(api: Api) -> None:
     host_token = api.host("h1", "192.0.2.1")
     status, _ = api.call("POST", "/v1/viewer-tokens", {}, token=host_token)
     assert status == 403
-    status, body = api.call("POST", "/v1/viewer-tokens", {"ttl_seconds": -1})
+    status, _ = api.call("POST", "/v1/viewer-tokens", {"ttl_seconds": -1})
     assert status == 400
     viewer = api.ok("POST", "/v1/viewer-tokens", {"ttl_seconds": 600})["token"]
     # The viewer token is not an API token.
