@@ -47,10 +47,13 @@ def _gather(
     tunnel_ips = {str(h["name"]): str(h["tunnel_ip"]) for h in client.hosts()}
     networks = network_facts(client.networks())
     net_id = pick_network(network, networks)
-    if target.kind == "mac":
-        records = client.ports(mac_address=target.value)
-    else:
-        records = client.ports(fixed_ips=f"ip_address={target.value}")
+    try:
+        if target.kind == "mac":
+            records = client.ports(mac_address=target.value)
+        else:
+            records = client.ports(fixed_ips=f"ip_address={target.value}")
+    except AdminError:
+        records = []  # a server without that filter: the full list below
     ports = [p for p in map(PortFacts.from_record, records) if p.owns(target)]
     if not ports:  # perhaps an allowed address pair: those have no filter
         ports = [p for p in map(PortFacts.from_record, client.ports()) if p.owns(target)]
