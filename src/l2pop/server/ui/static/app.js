@@ -8,6 +8,7 @@ const state = {
   limits: { net: 20, host: 25, hosts: 25, ports: 50 },
   totals: { net: 0, host: 0, hosts: 0, ports: 0 },
   refreshTimer: null,
+  lastSummary: null,
 };
 
 function el(tag, attrs, ...children) {
@@ -41,6 +42,7 @@ async function refresh() {
   if (response.status === 401) { window.location.assign("/ui/"); return; }
   if (!response.ok) return;
   const data = await response.json();
+  state.lastSummary = JSON.stringify(data.summary);
   renderSummary(data.summary);
   renderMatrix(data.matrix);
   renderHosts(data.hosts);
@@ -131,6 +133,11 @@ function renderPorts(p) {
 }
 
 function applyChange(data) {
+  // A changed summary (a port added anywhere, a status changed) means the matrix and the
+  // pages may have changed too: reload them shortly, once for a burst.
+  const summary = JSON.stringify(data.summary);
+  const moved = summary !== state.lastSummary;
+  state.lastSummary = summary;
   if (data.summary) renderSummary(data.summary);
   if (data.resync) { refresh(); return; }
   let missing = false;
@@ -146,7 +153,7 @@ function applyChange(data) {
     }
   }
   // New or deleted ports, and the matrix's counts: reload the pages shortly.
-  if (missing || (data.deleted || []).length || (data.ports || []).length) refreshSoon();
+  if (missing || moved || (data.deleted || []).length) refreshSoon();
 }
 
 function connect() {
