@@ -85,21 +85,25 @@ def _matches(text: str, *fields: object) -> bool:
 
 def hosts_page(service: Service, page: Page, search: str = "") -> JSON:
     view = service.view
-    bound: Counter[str] = Counter()
-    active: Counter[str] = Counter()
-    nets: dict[str, set[str]] = {}
-    for net_id, net in view.snapshot.networks.items():
-        for host, ids in net.bound.items():
-            bound[host] += len(ids)
-            active[host] += sum(1 for i in ids if net.ports[i].status.value == "ACTIVE")
-            nets.setdefault(host, set()).add(net_id)
     names = [
         name
         for name, rec in sorted(view.records[HOST].items())
         if _matches(search.lower(), name, rec.value["tunnel_ip"])
     ]
+    shown = page.cut(names)
+    # Counted for the hosts on the page only: (page size x networks) lookups.
+    bound: Counter[str] = Counter()
+    active: Counter[str] = Counter()
+    nets: Counter[str] = Counter()
+    for net in view.snapshot.networks.values():
+        for host in shown:
+            ids = net.bound.get(host)
+            if ids:
+                bound[host] += len(ids)
+                active[host] += sum(1 for i in ids if net.ports[i].status.value == "ACTIVE")
+                nets[host] += 1
     rows = []
-    for name in page.cut(names):
+    for name in shown:
         rec = view.records[HOST][name].value
         agent = service.agents.show(name, alive(service, name))
         rows.append(
@@ -108,7 +112,7 @@ def hosts_page(service: Service, page: Page, search: str = "") -> JSON:
                 "tunnel_ip": rec["tunnel_ip"],
                 "ports": bound[name],
                 "active": active[name],
-                "networks": len(nets.get(name, ())),
+                "networks": nets[name],
                 **{k: agent[k] for k in ("alive", "revision", "last_change", "in_sync")},
                 "endpoint": agent["endpoint"],
             }

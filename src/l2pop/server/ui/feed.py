@@ -29,6 +29,7 @@ BATCH_S = 0.1
 KEEPALIVE_S = 15.0
 STREAM_LIFETIME_S = 300.0  # the browser reconnects, and the session is checked again
 MAX_PORTS = 500
+JSON = dict[str, Any]
 
 
 @dataclass(eq=False)
@@ -45,7 +46,15 @@ class Feed:
     def __init__(self, service: Service) -> None:
         self.service = service
         self._clients: set[_Client] = set()
+        self._summarized: tuple[int, JSON] | None = None
         service.agents.listeners.append(self._heard)
+
+    def _summary(self) -> JSON:
+        """One summary per revision for every browser (it is a pass over all ports)."""
+        revision = self.service.view.revision
+        if self._summarized is None or self._summarized[0] != revision:
+            self._summarized = (revision, summary(self.service))
+        return self._summarized[1]
 
     @property
     def clients(self) -> int:
@@ -89,7 +98,7 @@ class Feed:
             for h in sorted(client.agents)
             if view.get("host", h) is not None
         ]
-        data["summary"] = summary(service)
+        data["summary"] = self._summary()
         client.ports, client.agents, client.changed = set(), set(), False
         return b"event: change\ndata: " + json.dumps(data).encode() + b"\n\n"
 

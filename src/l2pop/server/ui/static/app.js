@@ -186,10 +186,10 @@ async function explain(event) {
     return;
   }
   const marks = { true: "\u2713", false: "\u2717", null: "\u2013" };
-  const items = data.stages.map((s, i) => el("li", { "data-stage": s.name, "data-ok": String(s.ok) },
+  const items = data.stages.map((s) => el("li", { "data-stage": s.name, "data-ok": String(s.ok) },
     el("span", { class: "mark " + (s.ok === true ? "yes" : s.ok === false ? "no" : "muted") },
       marks[String(s.ok)]),
-    el("b", {}, `${i + 1}. ${s.name}`), ": ", s.detail));
+    el("b", {}, s.name), ": ", s.detail));
   out.replaceChildren(el("ol", {}, ...items),
     el("p", { class: "verdict " + data.verdict, id: "explain-verdict" }, data.line));
 }
