@@ -28,31 +28,47 @@ def test_endpoint_url() -> None:
     assert endpoint_url("0.0.0.0", None, "192.0.2.1") is None
 
 
+async def _until(predicate: object, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + timeout
+    while not predicate() and loop.time() < ends:  # type: ignore[operator]
+        await asyncio.sleep(0.01)
+
+
 @pytest.mark.parametrize("fail", [None, NotFoundError("404"), ServerUnreachableError("down")])
 def test_reports_at_once_then_at_most_every_min_interval(fail: Exception | None) -> None:
-    async def scenario() -> FakeApi:
+    min_interval = 0.5
+
+    async def scenario() -> tuple[FakeApi, float]:
         api = FakeApi(fail)
         revision = [7]
         announcer = Announcer(
             api,  # type: ignore[arg-type]
             lambda: revision[0],
             "http://192.0.2.1:9100",
-            min_interval=0.2,
+            min_interval=min_interval,
             heartbeat=10.0,
         )
         task = asyncio.create_task(announcer.run())
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         announcer.poke()
-        await asyncio.sleep(0.05)
-        for value in range(8, 20):  # a burst of changes within one interval
+        patience = 3.0 if fail is None else 0.3  # nothing arrives when reports fail
+        await _until(lambda: len(api.sent) >= 1, patience)
+        for value in range(8, 20):  # a burst of changes right after a report
             revision[0] = value
             announcer.poke()
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.3)
+            await asyncio.sleep(0)
+        await _until(lambda: len(api.sent) >= 2, patience)
+        elapsed = loop.time() - started
+        await asyncio.sleep(0.1)
         task.cancel()
-        return api
+        return api, elapsed
 
-    api = asyncio.run(scenario())
+    api, elapsed = asyncio.run(scenario())
     if fail is None:
+        # The first at once; the burst as one report, not before min_interval.
         assert api.sent == [(7, "http://192.0.2.1:9100"), (19, "http://192.0.2.1:9100")]
+        assert elapsed >= min_interval
     else:
         assert api.sent == []
