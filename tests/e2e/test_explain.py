@@ -43,6 +43,8 @@ class Lab:
         url = self.cp.inner_url if local_on else self.cp.url
         argv = [*l2pop_command(), "explain", *args, "--json"]
         argv += ["--url", url, "--token-file", str(self.token_file)]
+        if self.cp.ca_file is not None:  # the lab serves HTTPS with its own CA
+            argv += ["--ca-file", str(self.cp.ca_file)]
         if local_on:
             argv = ["ip", "netns", "exec", self.fabric.host(local_on).netns, *argv]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
@@ -105,9 +107,10 @@ def test_healthy_local_in_proxy_and_suppress_mode(lab: Lab) -> None:
     code, body, _ = lab.explain("host4", B4, "--agent", lab.agents["host4"])
     assert code == 0, body
     # The human form: one line per stage and the verdict.
+    tls = ["--ca-file", str(lab.cp.ca_file)] if lab.cp.ca_file else []
     done = subprocess.run(
         [*l2pop_command(), "explain", "host1", B4, "--url", lab.cp.url,
-         "--token-file", str(lab.token_file)],
+         "--token-file", str(lab.token_file), *tls],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0

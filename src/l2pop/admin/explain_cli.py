@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from l2pop.admin.cli import DEFAULT_URL, Token, TokenFile, Url, _client
+from l2pop.tlsclient import CaFileOption
 
 __all__ = ["register"]
 
@@ -137,6 +138,7 @@ def register(app: typer.Typer) -> None:
         url: Url = DEFAULT_URL,
         token: Token = None,
         token_file: TokenFile = None,
+        ca_file: CaFileOption = None,
     ) -> None:
         """Can HOST's VMs reach TARGET, and if not, where does it break: server -> scope ->
         desired -> agent -> kernel, ovn-trace style. Exit 0 ok, 1 broken, 2 usage error."""
@@ -145,7 +147,7 @@ def register(app: typer.Typer) -> None:
         from l2pop.explain.facts import Ambiguous
         from l2pop.explain.stages import explain
 
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         try:
             facts = _gather(client, host, target, network, agent, local)
         except Ambiguous as exc:
@@ -170,12 +172,13 @@ def register(app: typer.Typer) -> None:
         url: Url = DEFAULT_URL,
         token: Token = None,
         token_file: TokenFile = None,
+        ca_file: CaFileOption = None,
     ) -> None:
         """Issue a read-only token for the fabric view at /ui/ (valid on this server
         process until it restarts or the token expires)."""
         from l2pop.admin.cli import _run, _write_secret
 
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         answer = _run(lambda: client.call("POST", "/v1/viewer-tokens", {"ttl_seconds": ttl}))
         if save is not None:
             _write_secret(save, answer["token"])

@@ -115,7 +115,7 @@ def explain_hints(fabric: Fabric, cp: ControlPlane, host: str, target: LabVM) ->
     work in the kept lab (from here: the server stages; on the host: its kernel too)."""
     token = fabric.workdir / "admin.token"
     address = target.ipv4 or target.ipv6 or target.mac
-    common = f"--token-file {token}"
+    common = f"--token-file {token}" + (f" --ca-file {cp.ca_file}" if cp.ca_file else "")
     return {
         "ui_url": f"{cp.url}/ui/",
         "explain": f"l2pop explain {host} {address} --url {cp.url} {common}",
@@ -240,7 +240,11 @@ def run_demo(cfg: DemoConfig, say: Progress) -> DemoResult:
         finally:
             cp.close()
         if cfg.keep:
-            info = {"server_url": cp.url, "admin_token_file": str(fabric.workdir / "admin.token")}
+            info = {
+                "server_url": cp.url,
+                "admin_token_file": str(fabric.workdir / "admin.token"),
+                "ca_file": str(cp.ca_file or ""),
+            }
             info |= explain_hints(fabric, cp, fabric.vm(pinger).host, fabric.vm(target))
             result.kept = fabric.keep(info)
     result.timings_s["total"] = round(time.monotonic() - started, 3)

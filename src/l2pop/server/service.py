@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from l2pop.errors import AuthError, ConflictError, StoreUnavailableError
 from l2pop.server.agents import AgentBook
+from l2pop.server.audit import note_revision
 from l2pop.server.auth import AdminToken, Principal, hash_token, token_from_headers
 from l2pop.server.fanout import Hub
 from l2pop.server.metrics import Metrics
@@ -149,5 +150,6 @@ class Service:
             except TimeoutError:
                 raise StoreUnavailableError("the store did not acknowledge in time") from None
             await self.view.wait_for(record.revision)
+            note_revision(record.revision)
             return record
         raise ConflictError("too many concurrent updates of the same resource; retry")
