@@ -125,3 +125,5 @@ def test_explain_panel_server_stages(api: Api) -> None:
     status, answer = ask(host="h1", target="198.51.100.99")
     assert answer["first_failure"] == "server"
     assert ask(host="h1", target="nonsense")[0] == 400
+    huge = api.client.post("/ui/api/explain", content=b"{" + b" " * 5000 + b"}")
+    assert huge.status_code == 413

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from l2pop.errors import L2popError, ValidationError
+from l2pop.errors import BodyTooLargeError, L2popError, ValidationError
 from l2pop.explain.facts import Ambiguous
 from l2pop.server.api.app import ctx, parse_json_body
 from l2pop.server.api.errors import error_response
@@ -99,12 +99,25 @@ async def static(request: Request) -> Response:
     return Response(_static(name), media_type=STATIC[name], headers=SECURITY_HEADERS)
 
 
-async def login(request: Request) -> Response:
+async def _small_body(request: Request) -> bytes | None:
+    """The body, or None when it is over ``MAX_FORM`` (a token, a host and a target are
+    short: nothing here needs the API's megabyte)."""
     raw = b""
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_FORM:
-            return _page("login.html", 413, message="That is not a token.")
+            return None
+    return raw
+
+
+def _too_large() -> Response:
+    return error_response(BodyTooLargeError(f"request body is over {MAX_FORM} bytes"))
+
+
+async def login(request: Request) -> Response:
+    raw = await _small_body(request)
+    if raw is None:
+        return _page("login.html", 413, message="That is not a token.")
     token = parse_qs(raw.decode(errors="replace")).get("token", [""])[0]
     granted = ui_state(request).auth.login(token) if token else None
     if granted is None:
@@ -161,8 +174,11 @@ async def events(request: Request) -> Response:
 async def explain_panel(request: Request) -> Response:
     if _role(request) is None:
         return _refused()
+    raw = await _small_body(request)
+    if raw is None:
+        return _too_large()
     try:
-        body = parse_json_body(await request.body())
+        body = parse_json_body(raw)
         if not isinstance(body, dict):
             raise ValidationError("body", body, 'expected {"host", "target", "network"}')
         host, target = str(body.get("host", "")).strip(), str(body.get("target", ""))
@@ -183,7 +199,9 @@ async def viewer_token(request: Request) -> Response:
     c = ctx(request)
     try:
         c.service.authenticate(request.headers).require_admin()
-        raw = await request.body()
+        raw = await _small_body(request)
+        if raw is None:
+            return _too_large()
         body = parse_json_body(raw) if raw.strip() else {}
         ttl = body.get("ttl_seconds", 7 * 24 * 3600) if isinstance(body, dict) else None
         if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
