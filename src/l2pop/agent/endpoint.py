@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -47,6 +48,10 @@ class _Threading(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+class _Threading6(_Threading):
+    address_family = socket.AF_INET6
+
+
 class _Quiet(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Scrapes every few seconds would fill the agent's log."""
@@ -60,9 +65,9 @@ class AgentEndpoint:
     ) -> None:
         self._metrics = make_wsgi_app(registry)
         self._sources = sources
-        self._server = make_server(
-            addr, port, self._app, server_class=_Threading, handler_class=_Quiet
-        )
+        # An IPv6 management address (an IPv6 underlay) needs an AF_INET6 socket.
+        family = _Threading6 if ":" in addr else _Threading
+        self._server = make_server(addr, port, self._app, server_class=family, handler_class=_Quiet)
         self.port: int = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="agent-endpoint", daemon=True

@@ -72,3 +72,36 @@ def test_reports_at_once_then_at_most_every_min_interval(fail: Exception | None)
         assert elapsed >= min_interval
     else:
         assert api.sent == []
+
+
+@pytest.mark.parametrize("addr", ["127.0.0.1", "::1"])
+def test_endpoint_serves_held_kernel_and_metrics_on_v4_and_v6(addr: str) -> None:
+    import httpx
+    from prometheus_client import CollectorRegistry
+
+    from l2pop.agent.endpoint import AgentEndpoint, Sources
+
+    async def held() -> dict[str, object]:
+        return {"revision": 3}
+
+    async def kernel() -> dict[str, object]:
+        raise RuntimeError("netlink: permission denied")
+
+    async def scenario() -> list[tuple[int, str]]:
+        loop = asyncio.get_running_loop()
+        endpoint = AgentEndpoint(CollectorRegistry(), Sources(loop, held, kernel), 0, addr)
+        base = (
+            f"http://[{addr}]:{endpoint.port}" if ":" in addr else f"http://{addr}:{endpoint.port}"
+        )
+        try:
+            async with httpx.AsyncClient() as client:
+                answers = [await client.get(base + p) for p in ("/held", "/kernel", "/metrics")]
+                answers.append(await client.post(base + "/held"))
+        finally:
+            await asyncio.to_thread(endpoint.close)
+        return [(a.status_code, a.text) for a in answers]
+
+    (h, held_body), (k, kernel_body), (m, _), (post, _) = asyncio.run(scenario())
+    assert (h, k, m, post) == (200, 500, 200, 405)
+    assert '"revision": 3' in held_body
+    assert "permission denied" in kernel_body
