@@ -24,7 +24,7 @@ a subclass of ``HttpToolsProtocol`` that adds, per connection:
 
 It relies on these parts of uvicorn (``tests/unit/server/test_uvicorn_adapter_limits``
 fails when they change): the class ``HttpToolsProtocol`` with the methods
-``connection_made``, ``connection_lost``, ``data_received``,
+``connection_made``, ``connection_lost``, ``data_received``, ``on_message_begin``,
 ``on_headers_complete``, ``on_message_complete``, ``on_response_complete`` and
 the attribute ``transport``.
 """
@@ -142,7 +142,7 @@ class _Guarded(HttpToolsProtocol):
     """``HttpToolsProtocol`` with the limits of :class:`ConnectionGuard` (see the module)."""
 
     guard: ClassVar[ConnectionGuard]
-    _in_headers = True
+    _in_headers = False  # between a message's first byte and the end of its headers
     _header_bytes = 0
     _timer: asyncio.TimerHandle | None = None
 
@@ -159,15 +159,22 @@ class _Guarded(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Counted after parsing: bytes of a body the app did not read (a 413
+        # answered early) are parsed as that body, not as the next headers.
         if self._in_headers:
             self._header_bytes += len(data)
-        super().data_received(data)
         too_large = self._header_bytes > self.guard.limits.max_header_bytes
         if self._in_headers and too_large and not self.transport.is_closing():
             self.guard.count("header_too_large")
             length = b"content-length: %d\r\n\r\n" % len(_431_BODY)
             self.transport.write(_431 + length + _431_BODY)
             self.transport.close()
+
+    def on_message_begin(self) -> None:
+        self._in_headers = True
+        self._header_bytes = 0
+        super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
@@ -184,8 +191,6 @@ class _Guarded(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self._in_headers = True
-        self._header_bytes = 0
         self.guard.rest(self)
         self._arm(self.guard.limits.header_timeout, "header_timeout")
 

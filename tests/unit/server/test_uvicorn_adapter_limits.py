@@ -15,6 +15,7 @@ HOOKS = {
     "connection_made": ["transport"],
     "connection_lost": ["exc"],
     "data_received": ["data"],
+    "on_message_begin": [],
     "on_headers_complete": [],
     "on_message_complete": [],
     "on_response_complete": [],
