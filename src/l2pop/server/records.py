@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from l2pop.core import AddressPair, Host, Network, Port, PortStatus
+from l2pop.errors import NotFoundError
 from l2pop.server.store.base import JSON
 
 __all__ = [
     "HOST",
     "NETWORK",
     "PORT",
+    "HostNotFound",
     "host_of",
     "host_view",
     "index_keys",
@@ -26,6 +28,12 @@ __all__ = [
 NETWORK = "network"
 PORT = "port"
 HOST = "host"
+
+
+class HostNotFound(NotFoundError):
+    """No host of that name is registered (raised by host and watch requests alike)."""
+
+    neutron_type = "HostNotFound"
 
 
 def network_of(rec: JSON) -> Network:

@@ -20,6 +20,7 @@ from l2pop.server.metrics import Metrics
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.base import DEFAULT_RETAIN, Store
 from l2pop.server.store.sqlite import SQLiteStore
+from l2pop.server.watch import DEFAULT_MAX_QUEUED
 
 __all__ = ["ServerOptions", "parse_listen", "parse_vni_range", "serve"]
 
@@ -44,7 +45,7 @@ class ServerOptions:
     retain: int = DEFAULT_RETAIN
     bookmark_interval: float = 5.0
     access_log: bool = False
-    stream_writer: bool = True  # watch streams written by a second process
+    watch_max_queued: int = DEFAULT_MAX_QUEUED
     gc: GcPolicy = field(default_factory=GcPolicy)
 
 
@@ -96,7 +97,11 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
     if written is not None:
         log.warning("admin token written to %s", written)
     backend: Store = store or SQLiteStore(options.db, retain=options.retain)
-    config = ServiceConfig(vni_range=options.vni_range, bookmark_interval=options.bookmark_interval)
+    config = ServiceConfig(
+        vni_range=options.vni_range,
+        bookmark_interval=options.bookmark_interval,
+        watch_max_queued=options.watch_max_queued,
+    )
 
     services: list[Service] = []
     tasks: list[asyncio.Task[None]] = []
@@ -109,8 +114,6 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
             metrics.hosts_up.set_function(lambda: len(liveness.up_hosts()))
         else:
             metrics.hosts_up.set_function(service.hub.hosts_watching)
-        if options.stream_writer:
-            service.start_stream_writer()
         services.append(service)
         # The view is loaded: freeze it out of the collector's full passes.
         tasks.append(asyncio.create_task(run_gc_policy(options.gc)))

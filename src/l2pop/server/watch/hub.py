@@ -26,11 +26,15 @@ from l2pop.core import Delta, NetworkDelta
 from l2pop.core.wire import encode_entries
 from l2pop.server.store.base import JSON
 from l2pop.server.view import Applied
-from l2pop.server.watcher import Watcher
+from l2pop.server.watch.watcher import DEFAULT_MAX_QUEUED, Watcher
 
-__all__ = ["Hub", "bookmark_line", "encode_line"]
+__all__ = ["STREAMS_PER_HOST", "Hub", "bookmark_line", "encode_line"]
 
 _Cache = dict[tuple[object, ...], str]
+# An agent needs one stream; a second lets it reconnect (or an operator
+# watch) before the old one is noticed gone. A third replaces the oldest, so
+# a host cannot pile up streams (each costs memory and a write per change).
+STREAMS_PER_HOST = 2
 
 
 def _dumps(value: object) -> str:
@@ -97,34 +101,42 @@ class Hub:
 
     def __init__(
         self,
-        queue_limit: int = 10_000,
+        max_queued: int = DEFAULT_MAX_QUEUED,
         bookmark_interval: float = 5.0,
         on_cut: Callable[[Watcher], None] | None = None,
+        on_replaced: Callable[[Watcher], None] | None = None,
     ) -> None:
-        self._by_host: dict[str, set[Watcher]] = {}
-        self._queue_limit = queue_limit
+        # Per host, its streams oldest first (a dict keeps insertion order).
+        self._by_host: dict[str, dict[Watcher, None]] = {}
+        self._max_queued = max_queued
         self._bookmark_interval = bookmark_interval
         self._on_cut = on_cut
+        self._on_replaced = on_replaced
         self.revision = 0  # of the last published change
         self.lines_sent = 0
         self.writes = 0  # chunks handed to streams (several lines each under load)
         self.dropped = 0
         # Lines published in this loop iteration, per stream, not yet handed on.
         self._outbox: dict[Watcher, list[bytes]] = {}
-        # Called once a flush handed every stream its lines (the stream writer
-        # process sends them on at once, still before the writes are acknowledged).
-        self.after_flush: Callable[[], None] | None = None
 
     def add(self, host: str, token_hash: str | None = None) -> Watcher:
-        watcher = Watcher(host, token_hash, limit=self._queue_limit)
-        self._by_host.setdefault(host, set()).add(watcher)
+        """A new stream of ``host``; past :data:`STREAMS_PER_HOST` its oldest one ends."""
+        watcher = Watcher(host, token_hash, max_queued=self._max_queued)
+        streams = self._by_host.setdefault(host, {})
+        while len(streams) >= STREAMS_PER_HOST:
+            oldest = next(iter(streams))
+            del streams[oldest]
+            oldest.close()
+            if self._on_replaced is not None:
+                self._on_replaced(oldest)
+        streams[watcher] = None
         return watcher
 
     def remove(self, watcher: Watcher) -> None:
         watchers = self._by_host.get(watcher.host)
         if watchers is None:
             return
-        watchers.discard(watcher)
+        watchers.pop(watcher, None)
         if not watchers:
             del self._by_host[watcher.host]
 
@@ -185,8 +197,6 @@ class Hub:
         for watcher, lines in outbox.items():
             if self._offer(watcher, lines[0] if len(lines) == 1 else b"".join(lines)):
                 self.lines_sent += len(lines)
-        if outbox and self.after_flush is not None:
-            self.after_flush()
 
     def bookmark_idle(self) -> None:
         """Offer a bookmark to every stream that could not wait another tick for one."""

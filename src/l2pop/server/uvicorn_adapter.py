@@ -1,0 +1,67 @@
+"""Everything the server uses of uvicorn beyond its public API, in one place.
+
+uvicorn's public surface is ``Config``/``Server`` and ASGI; the server needs
+a little more: the watch streams write their chunks straight to the
+connection's transport (one call per line instead of an ASGI message), and
+a TLS connection's peer certificate lives on that transport too. Where
+uvicorn keeps these things is not a promise of its API, so every such
+access is here, behind typed functions, and
+``tests/unit/server/test_uvicorn_adapter.py`` runs them against the real
+uvicorn installed: an upgrade that moves them fails that test loudly
+instead of silently falling back to the slower path.
+
+What is used:
+
+* the ASGI ``send`` callable is a bound method of uvicorn's per-request
+  ``RequestResponseCycle``, which holds ``transport`` (the connection's
+  asyncio/uvloop transport) and ``chunked_encoding`` (True once a response
+  without a Content-Length started; the body is then framed by us).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from starlette.types import Send
+
+__all__ = ["ConnectionTransport", "chunked_response", "connection_transport"]
+
+
+class ConnectionTransport(Protocol):
+    """What we use of a connection's transport (uvloop's do not derive from asyncio's)."""
+
+    def write(self, data: bytes) -> None: ...
+    def get_write_buffer_size(self) -> int: ...
+    def is_closing(self) -> bool: ...
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+_TRANSPORT_METHODS = (
+    "write",
+    "get_write_buffer_size",
+    "is_closing",
+    "get_extra_info",
+    "close",
+    "abort",
+)
+
+
+def _cycle(send: Send) -> object | None:
+    """uvicorn's RequestResponseCycle behind ``send`` (its bound ``send`` method)."""
+    return getattr(send, "__self__", None)
+
+
+def connection_transport(send: Send) -> ConnectionTransport | None:
+    """The transport of the connection behind ``send``, if ``send`` is uvicorn's."""
+    transport = getattr(_cycle(send), "transport", None)
+    if transport is None or not all(hasattr(transport, m) for m in _TRANSPORT_METHODS):
+        return None
+    found: ConnectionTransport = transport
+    return found
+
+
+def chunked_response(send: Send) -> bool:
+    """Whether the started response behind ``send`` is HTTP/1.1 chunked (ours to frame)."""
+    return getattr(_cycle(send), "chunked_encoding", None) is True
