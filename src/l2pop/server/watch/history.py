@@ -13,9 +13,9 @@ import asyncio
 from collections.abc import Sequence
 
 from l2pop.core import Snapshot, step_all
+from l2pop.core.wire import encode_line
 from l2pop.server.store.base import ChangeRecord
 from l2pop.server.view import events_of, host_ports_of
-from l2pop.server.watch.hub import encode_line
 
 __all__ = ["replay_lines"]
 

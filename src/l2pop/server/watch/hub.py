@@ -8,87 +8,26 @@ kernel time on both ends, and at 1,000 streams it was a third of the
 server's CPU; under load the store's batches grow, and so does the number of
 lines one write carries (the batching clocks itself, with no timer).
 
-Within one revision, hosts that publish nothing of the change share the very
-same ``add``/``remove`` Entries objects (the core builds them once): their
-JSON fragment is encoded once and reused, so fan-out to N hosts costs N
-string joins, not N JSON encodings.
+Lines are encoded by :func:`l2pop.core.wire.encode_line` with one cache per
+revision: a network part that several hosts share is encoded once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-import orjson
-
-from l2pop.core import Delta, NetworkDelta
-from l2pop.core.wire import encode_entries
-from l2pop.server.store.base import JSON
+from l2pop.core.wire import LineCache, bookmark_line, encode_line
 from l2pop.server.view import Applied
 from l2pop.server.watch.watcher import DEFAULT_MAX_QUEUED, Watcher
 
-__all__ = ["STREAMS_PER_HOST", "Hub", "bookmark_line", "encode_line"]
+__all__ = ["STREAMS_PER_HOST", "Hub"]
 
-_Cache = dict[tuple[object, ...], str]
 # An agent needs one stream; a second lets it reconnect (or an operator
 # watch) before the old one is noticed gone. A third replaces the oldest, so
 # a host cannot pile up streams (each costs memory and a write per change).
 STREAMS_PER_HOST = 2
-
-
-def _dumps(value: object) -> str:
-    """Compact JSON (orjson: the same text as json.dumps with "," and ":" separators)."""
-    return orjson.dumps(value).decode()
-
-
-def _fragment(change: NetworkDelta, cache: _Cache) -> str:
-    key = (id(change.add), id(change.remove), change.vni, change.mtu, change.removed)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    if change.removed:
-        body: JSON = {"vni": change.vni, "mtu": change.mtu, "removed": True}
-    else:
-        body = {
-            "vni": change.vni,
-            "mtu": change.mtu,
-            "add": encode_entries(change.add),
-            "remove": encode_entries(change.remove),
-        }
-    text = _dumps(body)
-    cache[key] = text
-    return text
-
-
-def encode_line(
-    revision: int, delta: Delta | None, ports: Iterable[JSON], cache: _Cache | None = None
-) -> bytes:
-    """One ``{"type": "change"}`` line, the shape of :func:`l2pop.core.wire.encode_change`."""
-    memo: _Cache = {} if cache is None else cache
-    networks = ""
-    if delta is not None and delta.networks:
-        # Hosts that publish nothing of a change get identical networks parts.
-        # The core shares one Delta between hosts with the same changes.
-        key: tuple[object, ...] = ("delta", id(delta))
-        cached = memo.get(key)
-        if cached is None:
-            cached = ",".join(
-                f"{_dumps(net_id)}:{_fragment(change, memo)}"
-                for net_id, change in sorted(delta.networks.items())
-            )
-            memo[key] = cached
-        networks = cached
-    port_list = list(ports)
-    ports_text = _dumps(port_list) if port_list else "[]"
-    return (
-        f'{{"type":"change","revision":{revision},"networks":{{{networks}}},'
-        f'"ports":{ports_text}}}\n'
-    ).encode()
-
-
-def bookmark_line(revision: int) -> bytes:
-    return f'{{"type":"bookmark","revision":{revision}}}\n'.encode()
 
 
 class Hub:
@@ -163,7 +102,7 @@ class Hub:
 
     def publish(self, applied: Applied) -> int:
         """Hand the revision's line to every watcher of a touched host; return hosts reached."""
-        cache: _Cache = {}
+        cache: LineCache = {}
         reached = 0
         self.revision = max(self.revision, applied.revision)
         for host in applied.hosts():

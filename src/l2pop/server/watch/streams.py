@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Send
 
+from l2pop.core.wire import bookmark_line
 from l2pop.errors import ValidationError
 from l2pop.server.auth import Principal
 from l2pop.server.records import HOST, HostNotFound
 from l2pop.server.watch.chunks import chunk_writer
 from l2pop.server.watch.history import replay_lines
-from l2pop.server.watch.hub import bookmark_line
 from l2pop.server.watch.watcher import Watcher
 
 if TYPE_CHECKING:
