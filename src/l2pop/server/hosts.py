@@ -5,9 +5,6 @@ The watch streams are :mod:`l2pop.server.watch`'s.
 
 from __future__ import annotations
 
-import contextlib
-from typing import Protocol
-
 from l2pop.core import Port, PortEvent, desired
 from l2pop.core.wire import encode_state
 from l2pop.errors import ConflictError, ForbiddenError
@@ -15,7 +12,7 @@ from l2pop.server.auth import Principal, hash_token, new_token
 from l2pop.server.ports import PortNotFound, PortOps
 from l2pop.server.records import HOST, PORT, HostNotFound, host_view
 from l2pop.server.service import Service, utc_iso, utc_now
-from l2pop.server.store.base import ABSENT, INDEX, JSON, Delete, Op, Put
+from l2pop.server.store.base import ABSENT, INDEX, JSON, Delete, Liveness, Op, Put
 from l2pop.server.validate import parse_host, parse_status
 
 __all__ = ["HostNotFound", "HostOps"]
@@ -23,16 +20,6 @@ __all__ = ["HostNotFound", "HostOps"]
 
 class HostInUse(ConflictError):
     neutron_type = "HostInUse"
-
-
-class Liveness(Protocol):
-    """Host liveness shared by replicas (``EtcdStore.liveness``)."""
-
-    def alive(self, host: str) -> bool: ...
-
-    def hold(self, host: str) -> contextlib.AbstractAsyncContextManager[None]: ...
-
-    async def seen(self, host: str) -> None: ...
 
 
 class HostOps:
@@ -66,7 +53,8 @@ class HostOps:
 
     def _liveness(self) -> Liveness | None:
         """The store's host liveness (etcd leases), or None (SQLite: one replica)."""
-        return getattr(self.service.store, "liveness", None)
+        shared = self.service.store.shared
+        return None if shared is None else shared.liveness
 
     async def register(self, body: object) -> tuple[JSON, str]:
         name, tunnel_ip = parse_host(body)

@@ -15,16 +15,28 @@ What is used:
 * the ASGI ``send`` callable is a bound method of uvicorn's per-request
   ``RequestResponseCycle``, which holds ``transport`` (the connection's
   asyncio/uvloop transport) and ``chunked_encoding`` (True once a response
-  without a Content-Length started; the body is then framed by us).
+  without a Content-Length started; the body is then framed by us);
+* ``Server.handle_exit`` records the signal in ``_captured_signals`` and
+  re-raises it after the graceful stop (the process would die "by
+  SIGTERM"); :class:`GracefulServer` clears it so a completed stop exits 0,
+  and runs a hook at the start of ``Server.shutdown`` (the watch streams
+  end first: they never end by themselves, and shutdown waits for them).
+
+A connection's TLS state (``ssl_object``, the peer certificate) is read
+from the same transport (``get_extra_info``): add such accessors here.
 """
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any, Protocol
 
+import uvicorn
 from starlette.types import Send
 
-__all__ = ["ConnectionTransport", "chunked_response", "connection_transport"]
+__all__ = ["ConnectionTransport", "GracefulServer", "chunked_response", "connection_transport"]
 
 
 class ConnectionTransport(Protocol):
@@ -65,3 +77,21 @@ def connection_transport(send: Send) -> ConnectionTransport | None:
 def chunked_response(send: Send) -> bool:
     """Whether the started response behind ``send`` is HTTP/1.1 chunked (ours to frame)."""
     return getattr(_cycle(send), "chunked_encoding", None) is True
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server: ``before_shutdown`` runs first at shutdown; a graceful stop exits 0."""
+
+    def __init__(
+        self, config: uvicorn.Config, before_shutdown: Callable[[], Awaitable[None]]
+    ) -> None:
+        super().__init__(config)
+        self._before_shutdown = before_shutdown
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self._before_shutdown()
+        await super().shutdown(sockets)

@@ -8,12 +8,13 @@ here, by name, instead of the watch streams quietly taking a slower path.
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 from typing import Any
 
 import uvicorn
 
-from l2pop.server.uvicorn_adapter import chunked_response, connection_transport
+from l2pop.server.uvicorn_adapter import GracefulServer, chunked_response, connection_transport
 
 
 def _free_port() -> int:
@@ -88,3 +89,36 @@ def test_a_plain_asgi_send_is_not_taken_for_uvicorns() -> None:
 
     assert connection_transport(send) is None
     assert chunked_response(send) is False
+
+
+def test_a_graceful_server_clears_the_captured_signal_and_runs_its_hook_first() -> None:
+    calls: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        del scope, receive, send
+
+    async def before_shutdown() -> None:
+        calls.append("hook")
+
+    async def scenario() -> None:
+        port = _free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+        server = GracefulServer(config, before_shutdown)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        # What a SIGTERM does: uvicorn records the signal to raise it again later.
+        server.handle_exit(signal.SIGTERM, None)
+        assert server.should_exit
+        assert server._captured_signals == []  # cleared: a graceful stop exits 0
+        await task
+
+    asyncio.run(scenario())
+    assert calls == ["hook"]
+
+
+def test_uvicorn_still_records_the_signals_it_will_raise_again() -> None:
+    # GracefulServer clears this list; if uvicorn stops keeping it, rethink that.
+    server = uvicorn.Server(uvicorn.Config(lambda: None, log_config=None))
+    server.handle_exit(signal.SIGINT, None)
+    assert server._captured_signals == [signal.SIGINT]

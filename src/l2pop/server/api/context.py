@@ -63,12 +63,12 @@ def attach(app: FastAPI, service: Service, max_body: int) -> Context:
 
 async def catch_up(service: Service, timeout: float) -> None:
     """Read-your-writes across replicas (the store's barrier); see :class:`.app.ReadBarrier`."""
-    barrier = getattr(service.store, "barrier", None)
-    if barrier is None:
+    shared = service.store.shared
+    if shared is None:
         return
     try:
         async with asyncio.timeout(timeout):
-            revision = int(await barrier())
+            revision = await shared.barrier()
             await service.view.wait_for(revision)
     except (TimeoutError, L2popError):
         return

@@ -120,7 +120,8 @@ class Watches:
     async def session(self, opened: OpenWatch) -> AsyncIterator[None]:
         """The lifetime of an open stream: liveness, the gauge, and removal at the end."""
         service, watcher = self.service, opened.watcher
-        liveness = getattr(service.store, "liveness", None)
+        shared = service.store.shared
+        liveness = None if shared is None else shared.liveness
         service.metrics.watchers.inc()
         try:
             async with contextlib.AsyncExitStack() as stack:
