@@ -4,7 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from srvproc import ServerProc, running
+
+from harness.servers import ServerProc, running
 
 
 @pytest.fixture

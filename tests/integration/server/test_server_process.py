@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from srvproc import ServerProc, ok
-from watchlines import WatchReader
+
+from harness.servers import ServerProc, ok
+from harness.watchlines import WatchReader
 
 
 def _setup(api: httpx.Client) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def test_sigterm_ends_open_watch_streams_quickly(server: ServerProc) -> None:
 
 
 def test_without_a_token_file_the_server_writes_one_0600_next_to_the_db(tmp_path: Path) -> None:
-    from srvproc import free_port
+    from harness.net import free_port
 
     port = free_port()
     command = [sys.executable, "-c", "from l2pop.cli import main; main()", "server",

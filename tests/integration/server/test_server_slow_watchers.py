@@ -24,8 +24,9 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from rawwatch import RawWatch
-from srvproc import ServerProc, ok, running
+
+from harness.rawwatch import RawWatch
+from harness.servers import ServerProc, ok, running
 
 LOAD_THREADS = 8
 # Each busy port carries this many address pairs: a flip of its status is a

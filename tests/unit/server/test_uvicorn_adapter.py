@@ -9,19 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 from typing import Any
 
 import uvicorn
 
+from harness.net import free_port
 from l2pop.server.uvicorn_adapter import GracefulServer, chunked_response, connection_transport
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _serve_one(http: str, loop: str, frame: bool = True) -> dict[str, Any]:
@@ -41,7 +34,7 @@ async def _serve_one(http: str, loop: str, frame: bool = True) -> dict[str, Any]
             transport.write(b"5\r\nhello\r\n")  # framed by us, as the watch writer does
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, http=http, loop=loop, log_config=None)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -101,7 +94,7 @@ def test_a_graceful_server_clears_the_captured_signal_and_runs_its_hook_first() 
         calls.append("hook")
 
     async def scenario() -> None:
-        port = _free_port()
+        port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
         server = GracefulServer(config, before_shutdown)
         task = asyncio.create_task(server.serve())

@@ -1,25 +1,20 @@
-"""Test harness for the agent: a real ``l2pop server`` process, an admin client that builds
-a small world, and agents running in-process (own thread and event loop) on the fake
-dataplane, so a test can read back exactly what each agent programmed."""
+"""Agents for tests: an admin client that builds a small world on a real server
+(:mod:`harness.servers`), and agents running in-process (own thread and event loop) on
+the fake dataplane, so a test can read back exactly what each agent programmed."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
+from harness.servers import ServerProc
 from l2pop.agent.agent import Agent
 from l2pop.agent.config import AgentConfig, BackoffPolicy
 from l2pop.agent.reconcile import LocalPort, effective
@@ -33,13 +28,6 @@ JSON = dict[str, Any]
 FAST_BACKOFF = BackoffPolicy(initial=0.05, factor=2.0, maximum=0.5, jitter=0.5)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
     """Poll until ``predicate`` holds; the seconds it took. AssertionError on timeout."""
     start = time.monotonic()
@@ -51,73 +39,10 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
         time.sleep(0.02)
 
 
-@dataclass
-class Server:
-    """One ``l2pop server`` process on 127.0.0.1; ``stop``/``start`` keep its database."""
-
-    workdir: Path
-    port: int = field(default_factory=free_port)
-    token: str = field(default_factory=lambda: "admin-" + os.urandom(8).hex())
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def db(self) -> Path:
-        return self.workdir / "l2pop.db"
-
-    def start(self) -> None:
-        token_file = self.workdir / "admin.token"
-        token_file.write_text(self.token + "\n")
-        command = [
-            sys.executable, "-c", "from l2pop.cli import main; main()", "server",
-            "--db", str(self.db), "--listen", f"127.0.0.1:{self.port}",
-            "--admin-token-file", str(token_file),
-        ]  # fmt: skip
-        with (self.workdir / "server.log").open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + STARTUP_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError(f"server did not start: {self.log_tail()}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def log_tail(self) -> str:
-        return (self.workdir / "server.log").read_text(errors="replace")[-3000:]
-
-
-@contextlib.contextmanager
-def running_server(workdir: Path) -> Iterator[Server]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    server = Server(workdir)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 class Admin:
     """The admin side of the API (what Nova/Neutron users would do)."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: ServerProc) -> None:
         self.server = server
         self.tokens: dict[str, str] = {}
 
