@@ -11,7 +11,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from l2pop.core import Delta, Entries, Neigh, NetworkDelta, Port, PortStatus, Unicast
+from harness.strategies import entries, ips, macs
+from l2pop.core import Delta, NetworkDelta, Port, PortStatus
 from l2pop.core.model import AddressPair
 from l2pop.core.wire import (
     Bookmark,
@@ -24,15 +25,6 @@ from l2pop.core.wire import (
     reference_line,
 )
 
-vteps = st.sampled_from(["192.0.2.1", "192.0.2.2", "2001:db8::3"])
-macs = st.sampled_from(["fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "00:00:5e:00:01:01"])
-ips = st.sampled_from(["198.51.100.1", "198.51.100.2", "2001:db8:1::1"])
-entries = st.builds(
-    Entries,
-    st.frozensets(vteps, max_size=3),
-    st.frozensets(st.builds(Unicast, macs, vteps), max_size=3),
-    st.frozensets(st.builds(Neigh, ips, macs), max_size=3),
-)
 vnis = st.integers(1, 16_777_215)
 mtus = st.integers(68, 8950)
 network_deltas = st.one_of(
