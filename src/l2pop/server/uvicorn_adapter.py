@@ -15,7 +15,9 @@ What is used:
 * the ASGI ``send`` callable is a bound method of uvicorn's per-request
   ``RequestResponseCycle``, which holds ``transport`` (the connection's
   asyncio/uvloop transport) and ``chunked_encoding`` (True once a response
-  without a Content-Length started; the body is then framed by us).
+  without a Content-Length started; the body is then framed by us);
+* a TLS connection's state is the transport's ``ssl_object`` extra info
+  (:func:`peer_certificate`): add further accessors of it here.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, Protocol
 
 from starlette.types import Send
 
-__all__ = ["ConnectionTransport", "chunked_response", "connection_transport"]
+__all__ = ["ConnectionTransport", "chunked_response", "connection_transport", "peer_certificate"]
 
 
 class ConnectionTransport(Protocol):
@@ -65,3 +67,16 @@ def connection_transport(send: Send) -> ConnectionTransport | None:
 def chunked_response(send: Send) -> bool:
     """Whether the started response behind ``send`` is HTTP/1.1 chunked (ours to frame)."""
     return getattr(_cycle(send), "chunked_encoding", None) is True
+
+
+def peer_certificate(send: Send) -> dict[str, Any] | None:
+    """The verified client certificate of the TLS connection behind ``send``
+    (``SSLObject.getpeercert()``), or None: plain HTTP, no certificate, or not uvicorn."""
+    transport = connection_transport(send)
+    if transport is None:
+        return None
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    cert: dict[str, Any] | None = ssl_object.getpeercert() or None
+    return cert
