@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -51,10 +52,15 @@ class ServerProc:
     store: tuple[str, ...] = ()  # () is SQLite at ``db``
     process: subprocess.Popen[bytes] | None = None
     extra: tuple[str, ...] = ()  # arguments of every start (a restart keeps them)
+    ca_file: Path | None = None  # set: the server runs HTTPS with a certificate from this CA
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca_file else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
 
     @property
     def db(self) -> Path:
@@ -97,13 +103,16 @@ class ServerProc:
 
     def healthz(self) -> int:
         with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(f"{self.url}/healthz", timeout=2).status_code
+            return httpx.get(f"{self.url}/healthz", timeout=2, verify=self.verify).status_code
         return 0
 
     def answers_as_admin(self) -> bool:
         with contextlib.suppress(httpx.HTTPError):
             headers = {"X-Auth-Token": self.token}
-            return httpx.get(f"{self.url}/v1/hosts", headers=headers, timeout=2).status_code == 200
+            answer = httpx.get(
+                f"{self.url}/v1/hosts", headers=headers, timeout=2, verify=self.verify
+            )
+            return answer.status_code == 200
         return False
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
@@ -124,7 +133,10 @@ class ServerProc:
 
     def client(self, token: str | None = None, timeout: float = 10.0) -> httpx.Client:
         return httpx.Client(
-            base_url=self.url, headers={"X-Auth-Token": token or self.token}, timeout=timeout
+            base_url=self.url,
+            headers={"X-Auth-Token": token or self.token},
+            timeout=timeout,
+            verify=self.verify,
         )
 
 
@@ -138,9 +150,12 @@ class Replica(ServerProc):
 
 
 @contextlib.contextmanager
-def running(workdir: Path, extra: Sequence[str] = ()) -> Iterator[ServerProc]:
-    """A SQLite server in ``workdir``; always stopped."""
-    server = ServerProc(workdir)
+def running(
+    workdir: Path, extra: Sequence[str] = (), ca_file: Path | None = None
+) -> Iterator[ServerProc]:
+    """A SQLite server in ``workdir``; always stopped. ``ca_file``: ``extra`` make it
+    serve HTTPS with a certificate of that CA."""
+    server = ServerProc(workdir, ca_file=ca_file)
     server.start(extra)
     try:
         yield server

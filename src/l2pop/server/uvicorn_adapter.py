@@ -22,8 +22,8 @@ What is used:
   and runs a hook at the start of ``Server.shutdown`` (the watch streams
   end first: they never end by themselves, and shutdown waits for them).
 
-A connection's TLS state (``ssl_object``, the peer certificate) is read
-from the same transport (``get_extra_info``): add such accessors here.
+* a TLS connection's state is the transport's ``ssl_object`` extra info
+  (:func:`peer_certificate`): add further accessors of it here.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import uvicorn
 from starlette.types import Send
 
 __all__ = ["ConnectionTransport", "GracefulServer", "chunked_response", "connection_transport"]
+__all__ = ["ConnectionTransport", "chunked_response", "connection_transport", "peer_certificate"]
 
 
 class ConnectionTransport(Protocol):
@@ -95,3 +96,16 @@ class GracefulServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self._before_shutdown()
         await super().shutdown(sockets)
+
+
+def peer_certificate(send: Send) -> dict[str, Any] | None:
+    """The verified client certificate of the TLS connection behind ``send``
+    (``SSLObject.getpeercert()``), or None: plain HTTP, no certificate, or not uvicorn."""
+    transport = connection_transport(send)
+    if transport is None:
+        return None
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    cert: dict[str, Any] | None = ssl_object.getpeercert() or None
+    return cert
