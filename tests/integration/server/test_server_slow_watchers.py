@@ -135,8 +135,13 @@ def _burst(
 
 @pytest.mark.parametrize(
     ("max_queued", "pairs", "reports", "expect"),
-    [(None, 0, 0, "catch-up"), (64 * 1024, PAIRS, CUT_REPORTS, "cut")],
-    ids=["small-lines-default-bound", "large-lines-64KiB-bound"],
+    [
+        (None, 0, 0, "catch-up"),
+        (64 * 1024, PAIRS, CUT_REPORTS, "cut"),
+        # ~16 MiB of lines: past the kernel's buffers and the default 4 MiB bound.
+        (None, PAIRS, 2 * CUT_REPORTS, "cut"),
+    ],
+    ids=["small-lines-default-bound", "large-lines-64KiB-bound", "large-lines-default-bound"],
 )
 def test_a_client_that_stops_reading_then_reads_again_catches_up_or_is_cut(
     tmp_path: Path,
