@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from harness.servers import ServerProc, ok
+from harness.servers import ServerProc, ok, running
 from harness.watchlines import WatchReader
 
 
@@ -123,3 +123,9 @@ def test_without_a_token_file_the_server_writes_one_0600_next_to_the_db(tmp_path
         process.terminate()
         _, err = process.communicate(timeout=10)
     assert str(token_file) in err.decode()
+
+
+def test_the_removed_stream_writer_flags_are_accepted_and_ignored(tmp_path: Path) -> None:
+    # Service files written for the stream writer process keep working.
+    with running(tmp_path, ("--no-stream-writer",)) as server:
+        assert "--stream-writer/--no-stream-writer is ignored" in server.log_tail()
