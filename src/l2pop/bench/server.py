@@ -100,7 +100,7 @@ async def _bench(
         "server_cpu_percent_during_load": round(100 * cpu_load / load["elapsed_s"], 1),
         "server_main_process_cpu_percent": round(100 * main_load / load["elapsed_s"], 1),
         # CPU the server spent per acknowledged change (all its work: HTTP,
-        # store, core step, fan-out, the writer process's socket writes).
+        # store, core step, fan-out, the socket writes).
         "server_cpu_ms_per_change": round(1000 * cpu_load / max(1, load["acked"]), 3),
         "server_main_process_cpu_ms_per_change": round(1000 * main_load / max(1, load["acked"]), 3),
         "server_rss_mib": round(server.memory_info().rss / 2**20, 1),
