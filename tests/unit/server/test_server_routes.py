@@ -14,7 +14,7 @@ import pytest
 from fastapi.routing import APIRoute
 from srvapi import ADMIN, Api
 
-from l2pop.server.api import fastpath, hosts, neutron
+from l2pop.server.api import fastpath, hosts, neutron, subnets
 from l2pop.server.api.app import create_app
 from l2pop.server.api.declared import FAST_PATH
 from l2pop.server.api.fastpath import ROUTES, FastRoute
@@ -45,7 +45,7 @@ def test_the_fast_dispatcher_serves_exactly_the_declared_operations() -> None:
 def test_every_other_operation_has_a_fastapi_body_and_none_is_served_twice() -> None:
     bodies = {
         (method, route.path)
-        for route in [*hosts.router.routes, *neutron.router.routes]
+        for route in [*hosts.router.routes, *neutron.router.routes, *subnets.router.routes]
         if isinstance(route, APIRoute) and route.include_in_schema
         for method in route.methods
         if not route.openapi_extra or FAST_PATH not in route.openapi_extra

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from l2pop.server.api import hosts, neutron
+from l2pop.server.api import hosts, neutron, subnets
 from l2pop.server.api.context import (
     BARRIER_TIMEOUT_S,
     LOCAL_PATHS,
@@ -97,13 +97,14 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
     app = FastAPI(
         title="l2pop server",
         version="0.1.0",
-        description="Neutron v2.0 subset (networks, ports) and the l2pop host/agent API.",
+        description="Neutron v2.0 subset (networks, subnets, ports) and the l2pop host/agent API.",
         lifespan=lifespan,
         redirect_slashes=False,
     )
     install_error_handlers(app)
     app.include_router(hosts.router)
     app.include_router(neutron.router)
+    app.include_router(subnets.router)
     app.add_middleware(ReadBarrier)
     app.add_middleware(RequestMetrics)
     return app

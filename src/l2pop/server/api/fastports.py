@@ -10,11 +10,12 @@ the listing (``GET /v2.0/ports`` with filters and paging) stays in FastAPI.
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import Receive, Scope
 
 from l2pop.server.api.bodies import read_json_body
 from l2pop.server.api.context import Context
+from l2pop.server.api.listing import select_fields, show_fields
 from l2pop.server.api.rawhttp import JsonReply
 
 __all__ = ["create_port", "delete_port", "show_port", "update_port"]
@@ -38,7 +39,8 @@ async def show_port(
     context: Context, params: dict[str, str], scope: Scope, receive: Receive
 ) -> JsonReply:
     _admin(context, scope)
-    return JsonReply(200, {"port": context.ports.get(params["port_id"])})
+    fields = show_fields(QueryParams(scope.get("query_string", b"")))
+    return JsonReply(200, {"port": select_fields(context.ports.get(params["port_id"]), fields)})
 
 
 async def update_port(
