@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from l2pop.server.api import hosts, neutron, subnets
+from l2pop.server.api import agents, hosts, neutron, subnets
 from l2pop.server.api.context import (
     BARRIER_TIMEOUT_S,
     LOCAL_PATHS,
@@ -84,6 +84,7 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
     by :class:`~l2pop.server.api.fastpath.AgentFastPath` in front of it; they
     are declared here for the schema only (:mod:`.declared`).
     """
+    from l2pop.server.ui.routes import install_ui
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -105,6 +106,8 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
     app.include_router(hosts.router)
     app.include_router(neutron.router)
     app.include_router(subnets.router)
+    app.include_router(agents.router)
+    install_ui(app)
     app.add_middleware(ReadBarrier)
     app.add_middleware(RequestMetrics)
     return app
