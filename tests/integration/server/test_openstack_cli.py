@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-from srvproc import ServerProc, ok, running
+
+from harness.servers import ServerProc, ok, running
 
 pytestmark = pytest.mark.slow
 

@@ -18,23 +18,24 @@ from test_server_watch_fanout import HOSTS, _random_op
 
 from l2pop.errors import L2popError
 from l2pop.server.auth import AdminToken
-from l2pop.server.history import replay_lines
 from l2pop.server.hosts import HostOps
 from l2pop.server.metrics import Metrics
 from l2pop.server.networks import NetworkOps
 from l2pop.server.ports import PortOps
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.sqlite import SQLiteStore
-from l2pop.server.watchindex import indexed_changes
+from l2pop.server.watch import Watches
+from l2pop.server.watch.history import replay_lines
+from l2pop.server.watch.index import indexed_changes
 
 
-async def _open(db: Path) -> tuple[Service, NetworkOps, PortOps, HostOps]:
+async def _open(db: Path) -> tuple[Service, NetworkOps, PortOps, HostOps, Watches]:
     service = await Service.open(SQLiteStore(db), AdminToken("a"), ServiceConfig(), Metrics())
     ports = PortOps(service)
-    return service, NetworkOps(service), ports, HostOps(service, ports)
+    return service, NetworkOps(service), ports, HostOps(service, ports), Watches(service)
 
 
-async def _same_lines(service: Service, hosts: HostOps, rng: random.Random) -> int:
+async def _same_lines(service: Service, hosts: Watches, rng: random.Random) -> int:
     """Compare indexed and full replays; the records the index let us skip."""
     view = service.view
     snapshot, head = view.snapshot, view.revision
@@ -56,7 +57,7 @@ async def _same_lines(service: Service, hosts: HostOps, rng: random.Random) -> i
 
 async def _scenario(db: Path, seed: int, steps: int) -> None:
     rng = random.Random(seed)
-    service, nets, ports, hosts = await _open(db)
+    service, nets, ports, hosts, watches = await _open(db)
     try:
         for i, name in enumerate(HOSTS):
             await hosts.register({"name": name, "tunnel_ip": f"192.0.2.{i + 1}"})
@@ -65,15 +66,15 @@ async def _scenario(db: Path, seed: int, steps: int) -> None:
                 await _random_op(rng, nets, ports, hosts)
             except L2popError:
                 continue
-        assert await _same_lines(service, hosts, rng) > 0, "the index skipped nothing"
+        assert await _same_lines(service, watches, rng) > 0, "the index skipped nothing"
     finally:
         await service.close()
     # After a restart the index covers the retained log once its backfill ran.
-    service, nets, ports, hosts = await _open(db)
+    service, nets, ports, hosts, watches = await _open(db)
     try:
-        assert hosts.backfill is not None
-        await hosts.backfill
-        await _same_lines(service, hosts, rng)
+        assert watches.backfill is not None
+        await watches.backfill
+        await _same_lines(service, watches, rng)
     finally:
         await service.close()
 

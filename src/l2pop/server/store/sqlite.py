@@ -123,6 +123,11 @@ class SQLiteStore:
             self._conn = None
         self._executor.shutdown(wait=True)
 
+    @property
+    def shared(self) -> None:
+        """One replica's own file: no barrier, liveness from its own streams."""
+        return None
+
     async def healthy(self) -> bool:
         return self._conn is not None and self._writer is not None and not self._writer.done()
 
@@ -166,7 +171,7 @@ class SQLiteStore:
 
     async def changes_at(self, after: int, revisions: Sequence[int]) -> list[ChangeRecord]:
         """The records of ``revisions`` (all after ``after``), checked like :meth:`changes`:
-        only what a watch needs is read and decoded (``server/watchindex.py``)."""
+        only what a watch needs is read and decoded (``server/watch/index.py``)."""
         if after < self._compacted:
             raise GoneError(
                 f"revision {after} is compacted (log retained after {self._compacted}): list again"

@@ -21,7 +21,7 @@ For ``(R, now]`` the host's networks are the ones it is bound on now plus
 the ones its ports were on within the range -- every network it was bound
 on at any time since R -- and the revisions to replay are those of these
 networks and of the host records: usually a small fraction of the range,
-often none. :func:`l2pop.server.history.replay_lines` then replays only
+often none. :func:`l2pop.server.watch.history.replay_lines` then replays only
 them, on the snapshot restricted to these networks (a host's delta on a
 network depends on that network and the tunnel IPs only; DESIGN.md §4).
 

@@ -21,7 +21,7 @@ from l2pop.core import (
     Snapshot,
     step_all,
 )
-from l2pop.server.fanout import encode_line
+from l2pop.core.wire import encode_line
 from l2pop.server.store.base import ChangeRecord
 from l2pop.server.view import events_of, host_ports_of
 
@@ -42,7 +42,7 @@ async def replay_lines(
 
     ``networks``: replay on the snapshot restricted to these networks (every
     network ``host`` was bound on in the range), ``records`` being every record
-    that touches them or a host (``server/watchindex.py``); None: everything.
+    that touches them or a host (``server/watch/index.py``); None: everything.
     """
     current = snapshot if networks is None else restrict(snapshot, networks)
     for count, record in enumerate(reversed(records), 1):
