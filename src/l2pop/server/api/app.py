@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from l2pop import __version__
 from l2pop.errors import BodyTooLargeError, L2popError, ValidationError
 from l2pop.server.api.errors import install_error_handlers
 from l2pop.server.hosts import HostOps
@@ -175,7 +176,7 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
 
     app = FastAPI(
         title="l2pop server",
-        version="0.1.0",
+        version=__version__,
         description="Neutron v2.0 subset (networks, ports) and the l2pop host/agent API.",
         lifespan=lifespan,
         redirect_slashes=False,
