@@ -28,7 +28,9 @@ def parse_target(value: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    store = typer.Typer(name="store", help="Store maintenance: copy SQLite into etcd.")
+    store = typer.Typer(
+        name="store", help="Store maintenance: copy SQLite into etcd, backup, restore."
+    )
 
     @store.command("copy")
     def copy(
@@ -78,4 +80,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"l2pop store copy: {exc}", err=True)
             raise typer.Exit(2) from None
 
+    from l2pop.store_backup_cli import add_backup_commands
+
+    add_backup_commands(store)
     app.add_typer(store)

@@ -30,6 +30,7 @@ from l2pop.errors import (
     ServerUnreachableError,
     ValidationError,
 )
+from l2pop.protocol import HEADER, PROTOCOL_VERSION
 
 __all__ = [
     "Bookmark",
@@ -128,7 +129,7 @@ class HostApi:
         self._host = host
         self._timeout = timeout
         self._client = httpx.AsyncClient(
-            headers={"X-Auth-Token": token},
+            headers={"X-Auth-Token": token, HEADER: str(PROTOCOL_VERSION)},
             timeout=timeout,
             transport=transport,
             # uvicorn closes idle keep-alive connections after 5 s: drop ours

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +13,10 @@ from types import FrameType
 import uvicorn
 
 from l2pop.errors import ValidationError
+from l2pop.sdnotify import Notifier
 from l2pop.server.api.app import create_app
 from l2pop.server.api.fastpath import AgentFastPath
+from l2pop.server.api.protocol_gate import RESPONSE_HEADERS, ProtocolGate
 from l2pop.server.auth import load_admin_token
 from l2pop.server.gcpolicy import GcPolicy, run_gc_policy
 from l2pop.server.metrics import Metrics
@@ -74,6 +77,7 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.services = services
         self.tasks = tasks
+        self.notifier = Notifier()  # systemd's NOTIFY_SOCKET, when it runs us
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -81,7 +85,14 @@ class _Server(uvicorn.Server):
         # would die "by SIGTERM"; a completed graceful stop exits 0 instead.
         self._captured_signals.clear()
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.services:  # the store is open and the socket listens
+            where = f"{self.config.host}:{self.config.port}"
+            self.notifier.ready(f"serving on {where} at revision {self.services[0].view.revision}")
+
     async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
+        self.notifier.stopping()
         for service in self.services:
             service.hub.close_all()
         for task in self.tasks:
@@ -114,10 +125,18 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
         services.append(service)
         # The view is loaded: freeze it out of the collector's full passes.
         tasks.append(asyncio.create_task(run_gc_policy(options.gc)))
-        log.info("serving at revision %d on %s:%d", service.view.revision, host, port)
+        revision = service.view.revision
+        log.info(
+            "serving at revision %d on %s:%d", revision, host, port, extra={"revision": revision}
+        )
         return service
 
-    app = AgentFastPath(create_app(open_service, options.max_body))
+    def refused(version: int | None) -> None:
+        if services:
+            label = "invalid" if version is None else str(version)
+            services[0].metrics.protocol_refused.labels(label).inc()
+
+    app = ProtocolGate(AgentFastPath(create_app(open_service, options.max_body)), refused)
     server = _Server(
         uvicorn.Config(
             app,
@@ -127,6 +146,7 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
             access_log=options.access_log,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             lifespan="on",
+            headers=RESPONSE_HEADERS,  # L2pop-Protocol on every answer
         ),
         services,
         tasks,
