@@ -22,7 +22,9 @@ from l2pop.server.gcpolicy import GcPolicy, run_gc_policy
 from l2pop.server.metrics import Metrics
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.base import DEFAULT_RETAIN, Store
+from l2pop.server.store.schema import SchemaError
 from l2pop.server.store.sqlite import SQLiteStore
+from l2pop.server.store.sqlite_schema import check_sqlite_schema
 
 __all__ = ["ServerOptions", "parse_listen", "parse_vni_range", "serve"]
 
@@ -106,6 +108,8 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
     admin, written = load_admin_token(options.admin_token_file, options.db)
     if written is not None:
         log.warning("admin token written to %s", written)
+    if store is None:
+        check_sqlite_schema(options.db)  # a newer, unreadable store: a clear error, exit 2
     backend: Store = store or SQLiteStore(options.db, retain=options.retain)
     config = ServiceConfig(vni_range=options.vni_range, bookmark_interval=options.bookmark_interval)
 
@@ -114,7 +118,11 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
 
     async def open_service() -> Service:
         metrics = Metrics()
-        service = await Service.open(backend, admin, config, metrics)
+        try:
+            service = await Service.open(backend, admin, config, metrics)
+        except SchemaError as exc:
+            log.critical("%s", exc)  # the one line to read above uvicorn's traceback
+            raise
         liveness = getattr(backend, "liveness", None)
         if liveness is not None:
             metrics.hosts_up.set_function(lambda: len(liveness.up_hosts()))
