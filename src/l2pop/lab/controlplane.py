@@ -54,7 +54,15 @@ class ControlPlane:
     agent_command: list[str] = field(default_factory=lambda: [*l2pop_command(), "agent"])
 
     @classmethod
-    def start(cls, fabric: Fabric, *, server_args: Sequence[str] = ()) -> ControlPlane:
+    def start(
+        cls,
+        fabric: Fabric,
+        *,
+        server_args: Sequence[str] = (),
+        command: Sequence[str] | None = None,
+        name: str = "server",
+    ) -> ControlPlane:
+        """``command``: the ``l2pop`` to run (another release, in the upgrade tests)."""
         control = fabric.control
         if control is None:
             raise LabError("the fabric has no control namespace")
@@ -62,9 +70,9 @@ class ControlPlane:
         token_file = fabric.workdir / "admin.token"
         token_file.write_text(token + "\n")
         token_file.chmod(0o600)
-        argv = [*l2pop_command(), "server", "--db", str(fabric.workdir / "l2pop.db")]
+        argv = [*(command or l2pop_command()), "server", "--db", str(fabric.workdir / "l2pop.db")]
         argv += ["--listen", f"{control.ipv4}:{SERVER_PORT}", "--admin-token-file", str(token_file)]
-        server = fabric.start("server", control.netns, [*argv, *server_args])
+        server = fabric.start(name, control.netns, [*argv, *server_args])
         url = "http://" + fabric.forward(control.netns, control.ipv4, SERVER_PORT)
         wait_http_ok(url + "/healthz", timeout=SERVER_READY_TIMEOUT_S, process=server)
         client = httpx.Client(base_url=url, headers={"X-Auth-Token": token}, timeout=10.0)
