@@ -142,10 +142,14 @@ def test_a_service_refuses_a_bad_file_naming_key_and_line(tmp_path: Path) -> Non
     assert f"l2pop server: {conf}:2: listen-on: unknown key (did you mean 'listen'?)" in out.stderr
 
 
-@pytest.mark.parametrize("name", ["etc/l2pop/server.toml", "etc/l2pop/agent.toml"])
+@pytest.mark.parametrize(
+    "name", ["etc/l2pop/server.toml", "etc/l2pop/agent.toml", "etc/l2pop/evpn.toml"]
+)
 def test_the_shipped_examples_are_good(name: str) -> None:
     path = Path(__file__).parents[3] / name
     kind = path.stem
+    if kind not in subcommands(build_app()):
+        pytest.skip(f"l2pop {kind} is not part of this tree yet")
     parsed = check_file(cmd(kind), kind, path.read_text())
     # Paths in the examples do not exist here; every other value must parse.
     assert all("does not exist" in p.message for p in parsed.problems), parsed.problems
