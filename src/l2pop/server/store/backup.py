@@ -154,7 +154,11 @@ def read_backup(path: Path) -> Backup:
     header = next(lines, None)
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValidationError("backup", str(path), f"not an l2pop backup ({FORMAT})")
-    marker = Marker(int(header["schema"]), int(header["readable_from"]))
+    try:
+        marker = Marker(int(header["schema"]), int(header["readable_from"]))
+        revision, count, source = int(header["revision"]), int(header["records"]), header["source"]
+    except (KeyError, TypeError, ValueError):
+        raise ValidationError("backup", str(path), "the header lacks a field") from None
     if marker.readable_from > SCHEMA_VERSION:
         raise SchemaError(
             f"backup {path} has schema {marker.version}, which needs an l2pop of schema "
@@ -165,11 +169,11 @@ def read_backup(path: Path) -> Backup:
         if not isinstance(item, dict) or not {"kind", "key", "value"} <= set(item):
             raise ValidationError("backup", str(path), f"bad record line {item!r:.100}")
         records.append((str(item["kind"]), str(item["key"]), item["value"]))
-    if len(records) != header["records"]:
+    if len(records) != count:
         raise ValidationError(
-            "backup", str(path), f"{len(records)} records, the header says {header['records']}"
+            "backup", str(path), f"{len(records)} records, the header says {count}: the file is cut short"
         )
-    return Backup(int(header["revision"]), marker, str(header["source"]), records)
+    return Backup(revision, marker, str(source), records)
 
 
 def restore_sqlite(backup: Backup, path: Path) -> int:
