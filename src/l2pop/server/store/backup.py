@@ -170,9 +170,8 @@ def read_backup(path: Path) -> Backup:
             raise ValidationError("backup", str(path), f"bad record line {item!r:.100}")
         records.append((str(item["kind"]), str(item["key"]), item["value"]))
     if len(records) != count:
-        raise ValidationError(
-            "backup", str(path), f"{len(records)} records, the header says {count}: the file is cut short"
-        )
+        why = f"{len(records)} records, the header says {count}: the file is cut short"
+        raise ValidationError("backup", str(path), why)
     return Backup(revision, marker, str(source), records)
 
 
