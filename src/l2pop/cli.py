@@ -26,6 +26,7 @@ PART_MODULES = (
     "l2pop.bench.cli",
     "l2pop.store_cli",
     "l2pop.config_cli",
+    "l2pop.pki_cli",
 )
 
 

@@ -102,7 +102,7 @@ def test_old_and_new_agents_and_servers_interoperate(make_fabric: Callable[..., 
     fabric = make_fabric(["host1", "host2"])
 
     # 1. This server; host1 runs 0.1.0's agent, host2 this agent.
-    cp = ControlPlane.start(fabric)
+    cp = ControlPlane.start(fabric, tls=False)  # 0.1.0 has no TLS
     try:
         assert httpx.get(cp.url + "/healthz").headers.get("L2pop-Protocol") == "2"
         net = cp.create_network("skew", 100)
@@ -122,7 +122,7 @@ def test_old_and_new_agents_and_servers_interoperate(make_fabric: Callable[..., 
     assert "refused" not in server_log  # no 426: the old agent (no header) was served
 
     # 2. The same database served by 0.1.0; the agents swapped.
-    cp = ControlPlane.start(fabric, command=old, name="server-old")
+    cp = ControlPlane.start(fabric, tls=False, command=old, name="server-old")
     cp.host_tokens.update(tokens)  # the hosts are registered in the database already
     try:
         assert "L2pop-Protocol" not in httpx.get(cp.url + "/healthz").headers

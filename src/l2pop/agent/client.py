@@ -31,6 +31,7 @@ from l2pop.errors import (
     ValidationError,
 )
 from l2pop.protocol import HEADER, PROTOCOL_VERSION
+from l2pop.tlsclient import ClientTls, httpx_verify
 
 __all__ = [
     "Bookmark",
@@ -121,6 +122,7 @@ class HostApi:
         *,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        tls: ClientTls | None = None,
     ) -> None:
         if not urls:
             raise ValueError("at least one server URL")
@@ -132,6 +134,7 @@ class HostApi:
             headers={"X-Auth-Token": token, HEADER: str(PROTOCOL_VERSION)},
             timeout=timeout,
             transport=transport,
+            verify=httpx_verify(tls),
             # uvicorn closes idle keep-alive connections after 5 s: drop ours
             # first, or a report may go out on a socket the server just closed.
             limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S),

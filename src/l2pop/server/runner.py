@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -16,15 +17,18 @@ from l2pop.errors import ValidationError
 from l2pop.sdnotify import Notifier
 from l2pop.server.api.app import create_app
 from l2pop.server.api.fastpath import AgentFastPath
+from l2pop.server.api.guard import Guard
 from l2pop.server.api.protocol_gate import RESPONSE_HEADERS, ProtocolGate
-from l2pop.server.auth import load_admin_token
+from l2pop.server.auth import AdminToken, load_admin_token, reload_admin_token
 from l2pop.server.gcpolicy import GcPolicy, run_gc_policy
 from l2pop.server.metrics import Metrics
+from l2pop.server.reloader import Reloader
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.base import DEFAULT_RETAIN, Store
 from l2pop.server.store.schema import SchemaError
 from l2pop.server.store.sqlite import SQLiteStore
 from l2pop.server.store.sqlite_schema import check_sqlite_schema
+from l2pop.server.tls import ServerTls, TlsFiles
 
 __all__ = ["ServerOptions", "parse_listen", "parse_vni_range", "serve"]
 
@@ -51,6 +55,7 @@ class ServerOptions:
     access_log: bool = False
     stream_writer: bool = True  # watch streams written by a second process
     gc: GcPolicy = field(default_factory=GcPolicy)
+    tls: TlsFiles | None = None  # HTTPS only when set
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -115,6 +120,8 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
 
     services: list[Service] = []
     tasks: list[asyncio.Task[None]] = []
+    tls = ServerTls(options.tls) if options.tls is not None else None
+    reloader = _reloader(tls, options.admin_token_file or written, admin)
 
     async def open_service() -> Service:
         metrics = Metrics()
@@ -133,9 +140,16 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
         services.append(service)
         # The view is loaded: freeze it out of the collector's full passes.
         tasks.append(asyncio.create_task(run_gc_policy(options.gc)))
+        tasks.append(reloader.start())
+        scheme = "https" if tls is not None else "http"
         revision = service.view.revision
         log.info(
-            "serving at revision %d on %s:%d", revision, host, port, extra={"revision": revision}
+            "serving at revision %d on %s://%s:%d",
+            revision,
+            scheme,
+            host,
+            port,
+            extra={"revision": revision},
         )
         return service
 
@@ -144,7 +158,15 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
             label = "invalid" if version is None else str(version)
             services[0].metrics.protocol_refused.labels(label).inc()
 
-    app = ProtocolGate(AgentFastPath(create_app(open_service, options.max_body)), refused)
+    api = create_app(open_service, options.max_body)
+    app = ProtocolGate(
+        Guard(
+            AgentFastPath(api),
+            lambda: getattr(api.state, "ctx", None),
+            bind=tls is not None and tls.client_certificates,
+        ),
+        refused,
+    )
     server = _Server(
         uvicorn.Config(
             app,
@@ -155,8 +177,21 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             lifespan="on",
             headers=RESPONSE_HEADERS,  # L2pop-Protocol on every answer
+            # The live context itself (not files for uvicorn to read), so that a
+            # reload into it reaches every handshake from then on.
+            ssl_context_factory=None if tls is None else lambda _config, _default: tls.context,
         ),
         services,
         tasks,
     )
     server.run()
+
+
+def _reloader(tls: ServerTls | None, admin_file: Path | None, admin: AdminToken) -> Reloader:
+    """What SIGHUP and a changed file re-read: the TLS files, the admin token file."""
+    watched: list[tuple[list[Path], Callable[[], object]]] = []
+    if tls is not None:
+        watched.append((tls.files.paths, tls.reload))
+    if admin_file is not None:
+        watched.append(([admin_file], lambda: reload_admin_token(admin_file, admin)))
+    return Reloader(watched)
