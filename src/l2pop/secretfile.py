@@ -9,7 +9,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["loose_permissions", "read_secret", "write_secret"]
+__all__ = ["loose_permissions", "read_secret", "warn_if_loose", "write_secret"]
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,12 @@ def loose_permissions(path: Path) -> str | None:
     return None
 
 
-def read_secret(path: Path, what: str = "token") -> str:
-    """The stripped content of ``path``; logs a warning (never the secret) when it is
-    group- or world-readable."""
-    who = loose_permissions(path)
+def warn_if_loose(path: Path, what: str) -> None:
+    """Log a warning (never the content) when ``path`` is group- or world-readable."""
+    try:
+        who = loose_permissions(path)
+    except OSError:
+        return  # the caller's own read reports a missing file
     if who is not None:
         log.warning(
             "%s file %s is %s-readable: anyone who can read it can use it (chmod 600 %s)",
@@ -46,4 +48,9 @@ def read_secret(path: Path, what: str = "token") -> str:
             who,
             path,
         )
+
+
+def read_secret(path: Path, what: str = "token") -> str:
+    """The stripped content of ``path``, with :func:`warn_if_loose`."""
+    warn_if_loose(path, what)
     return path.read_text().strip()

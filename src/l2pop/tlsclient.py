@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from l2pop.errors import ValidationError
+from l2pop.secretfile import warn_if_loose
 
 __all__ = [
     "CaFileOption",
@@ -75,6 +76,7 @@ def client_context(
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         if cert is not None:
+            warn_if_loose(key or cert, "TLS key")
             context.load_cert_chain(str(cert), str(key) if key else None)
     except (OSError, ssl.SSLError) as exc:
         names = ", ".join(str(p) for p in (ca_file, cert, key) if p is not None)

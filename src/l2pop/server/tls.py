@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from l2pop.errors import ValidationError
+from l2pop.secretfile import warn_if_loose
 
 __all__ = ["ServerTls", "TlsFiles", "certificate_names"]
 
@@ -46,6 +47,7 @@ def _load(context: ssl.SSLContext, files: TlsFiles) -> None:
 
 
 def _new_context(files: TlsFiles) -> ssl.SSLContext:
+    warn_if_loose(files.key, "TLS key")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if files.client_ca is not None:

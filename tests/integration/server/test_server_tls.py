@@ -10,6 +10,8 @@ import os
 import signal
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,6 +160,34 @@ def test_openstacksdk_works_over_https_with_a_ca_file(live: ServerProc, pki: Pat
     net = conn.network.create_network(name="over-tls", provider_segmentation_id=3100)
     assert conn.network.get_network(net.id).name == "over-tls"
     conn.network.delete_network(net)
+
+
+def test_the_openstack_cli_works_over_https_with_os_cacert(
+    live: ServerProc, pki: Path, tmp_path: Path
+) -> None:
+    openstack_cli = Path(sys.executable).with_name("openstack")
+    if not openstack_cli.exists():
+        pytest.skip("python-openstackclient is not installed (pip install -e .[dev])")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env["HOME"] = str(tmp_path)
+    base = [
+        str(openstack_cli), "--os-auth-type", "admin_token", "--os-endpoint", live.url,
+        "--os-token", live.token,
+    ]  # fmt: skip
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [*base, *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+    made = run("--os-cacert", str(pki / "ca.pem"), "network", "create", "cli-tls", "-f", "json")
+    assert made.returncode == 0, made.stderr
+    listed = run("--os-cacert", str(pki / "ca.pem"), "network", "list", "-f", "json")
+    assert "cli-tls" in [n["Name"] for n in json.loads(listed.stdout)], listed.stderr
+    untrusted = run("network", "list")  # the system's CAs do not know the server's
+    assert untrusted.returncode != 0
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr or "SSL" in untrusted.stderr
+    deleted = run("--os-cacert", str(pki / "ca.pem"), "network", "delete", "cli-tls")
+    assert deleted.returncode == 0, deleted.stderr
 
 
 def test_new_certificates_reach_new_handshakes_and_open_streams_keep_running(

@@ -194,3 +194,18 @@ async def _served_serial(port: int, pki: Path) -> int:
     serial = int(ssl_object.getpeercert()["serialNumber"], 16)
     writer.close()
     return serial
+
+
+def test_a_tls_key_readable_by_others_is_warned_about(
+    pki: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cert, key = tmp_path / "s.pem", tmp_path / "s.key"
+    cert.write_bytes((pki / "server.pem").read_bytes())
+    key.write_bytes((pki / "server.key").read_bytes())
+    key.chmod(0o644)
+    with caplog.at_level(logging.WARNING):
+        ServerTls(TlsFiles(cert, key))
+        client_context(pki / "ca.pem", cert, key)
+    assert caplog.text.count("TLS key file") == 2
+    assert "world-readable" in caplog.text
+    assert "PRIVATE KEY" not in caplog.text
