@@ -86,14 +86,14 @@ def add_backup_commands(store: typer.Typer) -> None:
 
         _one_store(db, etcd)
 
-        async def to_etcd(records: list[tuple[str, str, object]]) -> int:
+        async def to_etcd(records: list[tuple[str, str, object]], past: int) -> int:
             target = EtcdStore(
                 etcd or "", ca=etcd_ca, cert=etcd_cert, key=etcd_key, user=etcd_user,
                 password_file=etcd_password_file, prefix=etcd_prefix,
             )  # fmt: skip
             await target.start()
             try:
-                report = await copy_sqlite_to_etcd(records, target)  # type: ignore[arg-type]
+                report = await copy_sqlite_to_etcd(records, target, past)  # type: ignore[arg-type]
             finally:
                 await target.close()
             return report.revision
@@ -103,7 +103,7 @@ def add_backup_commands(store: typer.Typer) -> None:
             if db is not None:
                 revision = restore_sqlite(snapshot, db)
             else:
-                revision = asyncio.run(to_etcd(list(snapshot.records)))
+                revision = asyncio.run(to_etcd(list(snapshot.records), snapshot.revision))
         except (L2popError, OSError, ValueError) as exc:
             typer.echo(f"l2pop store restore: {exc}", err=True)
             raise typer.Exit(2) from None

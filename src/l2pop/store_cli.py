@@ -53,7 +53,11 @@ def register(app: typer.Typer) -> None:
         import asyncio
 
         from l2pop.errors import L2popError
-        from l2pop.server.store.copy import copy_sqlite_to_etcd, read_sqlite_records
+        from l2pop.server.store.copy import (
+            copy_sqlite_to_etcd,
+            read_sqlite_records,
+            sqlite_revision,
+        )
         from l2pop.server.store.etcd import EtcdStore
 
         async def run() -> str:
@@ -65,7 +69,7 @@ def register(app: typer.Typer) -> None:
             )  # fmt: skip
             await store.start()
             try:
-                report = await copy_sqlite_to_etcd(records, store)
+                report = await copy_sqlite_to_etcd(records, store, sqlite_revision(path))
             finally:
                 await store.close()
             kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.records.items())) or "nothing"
