@@ -26,14 +26,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from l2pop.agent.announce import Announcer, endpoint_url
 from l2pop.agent.backoff import Backoff
 from l2pop.agent.client import HostApi
 from l2pop.agent.config import AgentConfig
 from l2pop.agent.desired import Held
+from l2pop.agent.endpoint import AgentEndpoint, Sources
 from l2pop.agent.intake import Batch, LineIntake, Relist
 from l2pop.agent.kernel import KernelView, Scope
-from l2pop.agent.metrics import AgentMetrics, MetricsServer
+from l2pop.agent.metrics import AgentMetrics
 from l2pop.agent.ports import StatusReporter, status_to_report, statuses_to_report
 from l2pop.agent.supervise import supervise
 from l2pop.agent.taps import TapWatcher
@@ -50,6 +53,7 @@ from l2pop.errors import (
     ServerUnreachableError,
     ValidationError,
 )
+from l2pop.explain.wire import encode_held, encode_kernel
 
 __all__ = ["Agent"]
 
@@ -88,6 +92,7 @@ class Agent:
         # host fail-static whether or not a server answers (systemd's READY=1).
         self.ready = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._announcer: Announcer | None = None  # run() makes it
         self._opened_streams = 0
         self._intake = LineIntake(self.metrics)
         # Between list/watch attempts; reset when a watch stream opens.
@@ -112,11 +117,20 @@ class Agent:
         self._api = api
         reporter = StatusReporter(api, self.metrics, cfg.backoff)
         self._reporter = reporter
-        metrics_server = (
-            MetricsServer(self.metrics, cfg.metrics_port, cfg.metrics_addr)
+        endpoint = (
+            AgentEndpoint(
+                self.metrics.registry,
+                Sources(self._loop, self._held_json, self._kernel_json),
+                cfg.metrics_port,
+                cfg.metrics_addr,
+            )
             if cfg.metrics_port is not None
             else None
         )
+        url = endpoint_url(
+            cfg.metrics_addr, None if endpoint is None else endpoint.port, cfg.tunnel_ip
+        )
+        announcer = self._announcer = Announcer(api, lambda: self.held.revision, url)
         watcher = TapWatcher(self.dataplane, cfg.tap_poll)
         watcher.start()
         log.info(
@@ -136,6 +150,7 @@ class Agent:
             "taps": lambda: self._taps_forever(watcher),
             "repair": self._repair_forever,
             "reporter": reporter.run,
+            "announce": announcer.run,
         }
         tasks = [
             asyncio.create_task(supervise(name, body, cfg.backoff), name=f"agent-{name}")
@@ -151,8 +166,8 @@ class Agent:
             await self.view.drain()
             await watcher.stop()
             await api.aclose()
-            if metrics_server is not None:
-                metrics_server.close()
+            if endpoint is not None:
+                endpoint.close()
             # Like every dataplane call, off the loop: pyroute2's IPRoute.close() runs an
             # event loop of its own and fails inside a running one.
             await asyncio.to_thread(self.dataplane.close)
@@ -249,6 +264,7 @@ class Agent:
             await self._reconcile(None)
             self._report_statuses()
         self.listed.set()
+        self._applied()
         return True
 
     async def _watch_once(self) -> bool:
@@ -281,6 +297,7 @@ class Agent:
             finally:
                 if batch.changes:
                     await self._settle(batch)
+                    self._applied()
             self.metrics.last_revision.set(self.held.revision)
 
     async def _settle(self, batch: Batch) -> None:
@@ -369,6 +386,24 @@ class Agent:
         attached = await self._reconcile(Scope(frozenset({port.network_id}))) is not None
         if attached and port.admin_state_up:
             self._reporter.report(port.id, PortStatus.ACTIVE)
+
+    def _applied(self) -> None:
+        if self._announcer is not None:
+            self._announcer.poke()
+
+    # --- explain's endpoint (DESIGN.md §5) ---------------------------------------------
+
+    async def _held_json(self) -> dict[str, Any]:
+        """The held state; read on the loop between two lines, so never half applied."""
+        state = self.held.state
+        return encode_held(self.config.host, self.held.revision, self.config.mode, state.networks)
+
+    async def _kernel_json(self) -> dict[str, Any]:
+        """A live read of the kernel objects this agent owns (under the lock: the
+        dataplane takes one call at a time)."""
+        async with self._lock:
+            networks = await self.view.live()
+        return encode_kernel(self.config.host, self.config.mode, networks)
 
     def _require_api(self) -> HostApi:
         assert self._api is not None, "run() sets the API client"

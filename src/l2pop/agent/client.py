@@ -201,6 +201,11 @@ class HostApi:
         path = f"/v1/hosts/{self._host}/ports/{port_id}/status"
         await self._request("PUT", path, {"status": status.value})
 
+    async def report_agent(self, revision: int, endpoint: str | None) -> None:
+        """``PUT /v1/hosts/{host}/agent``: the revision applied and the endpoint's URL."""
+        body = {"revision": revision, "endpoint": endpoint}
+        await self._request("PUT", f"/v1/hosts/{self._host}/agent", body)
+
     @asynccontextmanager
     async def watch(self, revision: int, idle_timeout: float) -> AsyncIterator[AsyncIterator[str]]:
         """Like :meth:`watch_batches`, one line at a time."""

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from l2pop.errors import AuthError, ConflictError, StoreUnavailableError
+from l2pop.server.agents import AgentBook
 from l2pop.server.audit import note_revision
 from l2pop.server.auth import AdminToken, Principal, hash_token, token_from_headers
 from l2pop.server.fanout import Hub
@@ -60,6 +61,8 @@ class Service:
     hub: Hub
     metrics: Metrics
     last_seen: dict[str, float] = field(default_factory=dict)
+    # Agents' reports and each host's last change (explain, the fabric view).
+    agents: AgentBook = field(default_factory=AgentBook)
     # The stream writer process (``l2pop server``); None: streams written in-process.
     streamer: StreamLink | None = None
     _bookmarks: asyncio.Task[None] | None = None
@@ -78,6 +81,7 @@ class Service:
         hub.revision = view.revision
         metrics.watch_writes.set_function(lambda: hub.writes)
         service = cls(store, view, admin, config, hub, metrics)
+        service.agents.floor = view.revision
         store.subscribe(service._on_change)
         metrics.revision.set(view.revision)
         service._bookmarks = asyncio.create_task(hub.run_bookmarks())
@@ -102,6 +106,7 @@ class Service:
     def _on_change(self, record: ChangeRecord) -> None:
         applied = self.view.apply(record)
         reached = self.hub.publish(applied)
+        self.agents.changed(applied)
         for change in record.changes:
             if change.kind == HOST:
                 # A new token or a deleted host: its old token's streams end now.

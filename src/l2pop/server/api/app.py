@@ -163,7 +163,8 @@ def attach(app: FastAPI, service: Service, max_body: int) -> Context:
 
 def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) -> FastAPI:
     """The app; ``open_service`` runs at startup, the service closes at shutdown."""
-    from l2pop.server.api import hosts, neutron, subnets
+    from l2pop.server.api import agents, hosts, neutron, subnets
+    from l2pop.server.ui.routes import install_ui
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -185,6 +186,8 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
     app.include_router(hosts.router)
     app.include_router(neutron.router)
     app.include_router(subnets.router)
+    app.include_router(agents.router)
+    install_ui(app)
     app.router.routes[0:0] = hosts.fast_routes()
     app.add_middleware(ReadBarrier)
     app.add_middleware(RequestMetrics)
