@@ -84,6 +84,16 @@ def release_venv() -> Path:
     return venv
 
 
+def start_old_agent(cp: ControlPlane, host: str, old: list[str]) -> None:
+    """0.1.0's agent with the flags 0.1.0 has (the lab's start_agent adds newer ones)."""
+    lab_host = cp.fabric.host(host)
+    token = cp.host_tokens.get(host) or cp.register_host(host)
+    argv = [*old, "agent", "--host", host, "--tunnel-ip", lab_host.tunnel_ip(False),
+            "--server", cp.inner_url, "--token-file", str(token), "--mode", "proxy",
+            "--interface", lab_host.uplink]  # fmt: skip
+    cp.agents[host] = cp.fabric.start(f"agent-{host}", lab_host.netns, argv)
+
+
 def ping_all(fabric: Fabric, vms: dict[str, str]) -> None:
     for source in vms:
         for target, ip in vms.items():
@@ -106,8 +116,7 @@ def test_old_and_new_agents_and_servers_interoperate(make_fabric: Callable[..., 
     try:
         assert httpx.get(cp.url + "/healthz").headers.get("L2pop-Protocol") == "2"
         net = cp.create_network("skew", 100)
-        cp.agent_command = [*old, "agent"]
-        cp.start_agent("host1")
+        start_old_agent(cp, "host1", old)
         cp.agent_command = [*new, "agent"]
         cp.start_agent("host2")
         cp.boot_vm("a", "host1", net, ipv4="198.51.100.1")
@@ -128,8 +137,7 @@ def test_old_and_new_agents_and_servers_interoperate(make_fabric: Callable[..., 
         assert "L2pop-Protocol" not in httpx.get(cp.url + "/healthz").headers
         cp.agent_command = [*new, "agent"]
         cp.start_agent("host1")
-        cp.agent_command = [*old, "agent"]
-        cp.start_agent("host2")
+        start_old_agent(cp, "host2", old)
         cp.boot_vm("c", "host1", net, ipv4="198.51.100.3")
         cp.boot_vm("d", "host2", net, ipv4="198.51.100.4")
         ping_all(fabric, {"a": "198.51.100.1", "b": "198.51.100.2",
