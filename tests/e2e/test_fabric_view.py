@@ -8,6 +8,8 @@ there (docs/ui.png is made that way).
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ import pytest
 from playwright.sync_api import expect
 
 from l2pop.lab import Fabric
-from l2pop.lab.controlplane import ControlPlane
+from l2pop.lab.controlplane import ControlPlane, l2pop_command
 from l2pop.lab.demo import DemoConfig, bring_up_overlay, explain_hints
 from l2pop.lab.scenario import plan_vms
 
@@ -210,3 +212,43 @@ def measure_report_to_page(page: Any, cp: ControlPlane, port_id: str) -> tuple[f
         page.wait_for_selector(f'{row}[data-status="{status}"]', timeout=LIVE_BUDGET_S * 1000)
         out.append(float(page.evaluate("() => window.seen")) / 1000.0 - sent)
     return out[0], out[1]
+
+
+def test_explain_from_the_page(session: Session, demo: Demo) -> None:
+    page = session.page
+    log_in(session, demo, demo.viewer)
+    page.wait_for_selector("#live[data-state=open]")
+    target = demo.fabric.vm("g")
+    page.fill("#explain-host", "host1")
+    page.fill("#explain-target", target.ipv4 or "")
+    page.click("#explain-form button[type=submit]")
+    verdict = page.wait_for_selector("#explain-verdict")
+    assert verdict is not None
+    assert verdict.inner_text() == "REACHABLE via vxlan-100 -> 192.0.2.4"
+    stages = page.locator("#explain-result li")
+    assert stages.count() == 5
+    names = [stages.nth(i).get_attribute("data-stage") for i in range(5)]
+    assert names == ["server", "scope", "desired", "agent", "kernel"]
+    # The server asked host1's agent (the endpoint it reported) for the last two.
+    assert [stages.nth(i).get_attribute("data-ok") for i in range(5)] == ["true"] * 5
+    page.fill("#explain-target", "198.51.100.250")
+    page.click("#explain-form button[type=submit]")
+    page.wait_for_selector("#explain-verdict.broken")
+    assert "BROKEN at stage server" in page.locator("#explain-verdict").inner_text()
+    assert session.errors == []
+
+
+def test_the_printed_explain_examples_work(demo: Demo) -> None:
+    argv = shlex.split(demo.hints["explain"])
+    done = subprocess.run([*l2pop_command(), *argv[1:]], capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "REACHABLE via vxlan-100" in done.stdout
+    local = shlex.split(demo.hints["explain_local"])
+    assert local[:4] == ["sudo", "ip", "netns", "exec"]
+    at = local.index("l2pop")
+    done = subprocess.run([*local[1:at], *l2pop_command(), *local[at + 1 :], "--json"],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert '"verdict": "ok"' in done.stdout
+    assert done.stdout.count('"ok": true') == 5

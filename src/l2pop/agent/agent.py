@@ -43,7 +43,7 @@ from l2pop.agent.taps import TapWatcher
 from l2pop.agent.underlay import UnderlayAllowlist
 from l2pop.core.model import PortStatus
 from l2pop.dataplane.allowlist import Allowlist
-from l2pop.dataplane.base import Dataplane, TapEvent
+from l2pop.dataplane.base import AttachTap, Dataplane, Op, TapEvent
 from l2pop.errors import (
     AuthError,
     DataplaneError,
@@ -311,8 +311,13 @@ class Agent:
     # --- kernel -----------------------------------------------------------------------
 
     async def _reconcile(self, scope: Scope | None) -> int | None:
-        """Reconcile under the lock; the ops applied, or None when the dataplane failed
-        (logged, and a full resync follows soon)."""
+        """Reconcile under the lock; how many ops were applied, or None when the
+        dataplane failed (logged, and a full resync follows soon)."""
+        ops = await self._reconcile_ops(scope)
+        return None if ops is None else len(ops)
+
+    async def _reconcile_ops(self, scope: Scope | None) -> list[Op] | None:
+        """:meth:`_reconcile`, returning the ops themselves."""
         try:
             ops = await self.view.reconcile(self.held, scope)
         except DataplaneError as exc:
@@ -327,7 +332,7 @@ class Agent:
                 extra={"revision": self.held.revision},
             )
         await self._sync_allowlist()
-        return len(ops)
+        return ops
 
     async def _sync_allowlist(self) -> None:
         if self._allowlist is not None and not await self._allowlist.sync(self.held.state):
@@ -342,9 +347,17 @@ class Agent:
             if not self.listed.is_set():
                 continue  # never repair toward a state we have not listed
             async with self._lock:
+                # A tap that appeared since the last read is news its event is about
+                # to bring (the repair's read merely saw it first), not drift.
+                known_taps = frozenset(self.view.taps)
                 self.view.stale = True
-                count = await self._reconcile(None)
+                ops = await self._reconcile_ops(None)
                 self._report_statuses()
+            count = sum(
+                1
+                for op in ops or ()
+                if not (isinstance(op, AttachTap) and op.tap not in known_taps)
+            )
             if count:
                 self.metrics.drift_repairs.inc()
                 log.warning("drift repair: the kernel differed, %d ops applied", count)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from l2pop.core import AddressPair, Host, Network, Port, PortStatus
+from l2pop.errors import NotFoundError
 from l2pop.server.store.base import JSON
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "NETWORK",
     "PORT",
     "SUBNET",
+    "HostNotFound",
     "host_of",
     "host_view",
     "index_keys",
@@ -29,6 +31,12 @@ PORT = "port"
 HOST = "host"
 # Subnets are not forwarding state: the core never sees them (IPAM only).
 SUBNET = "subnet"
+
+
+class HostNotFound(NotFoundError):
+    """No host of that name is registered (raised by host and watch requests alike)."""
+
+    neutron_type = "HostNotFound"
 
 
 def network_of(rec: JSON) -> Network:

@@ -11,13 +11,13 @@ from typing import Any, cast
 import pytest
 
 from l2pop.server.auth import AdminToken
-from l2pop.server.fanout import Hub
 from l2pop.server.metrics import Metrics
 from l2pop.server.records import HOST, NETWORK, PORT
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.base import Loaded, Store, StoredRecord
 from l2pop.server.ui.fabric import Page, hosts_page, matrix_page, ports_page, summary
 from l2pop.server.view import View
+from l2pop.server.watch import Hub
 
 HOSTS, NETWORKS, PORTS = 1000, 300, 20_000
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from l2pop.server.agents import parse_agent_report
-from l2pop.server.api.app import Context, ctx, read_json
+from l2pop.server.api.bodies import read_json
+from l2pop.server.api.context import Context, ctx
 from l2pop.server.store.base import JSON
 
 __all__ = ["agent_view", "router"]

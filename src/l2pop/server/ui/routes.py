@@ -24,7 +24,8 @@ from starlette.routing import Route
 
 from l2pop.errors import BodyTooLargeError, L2popError, ValidationError
 from l2pop.explain.facts import Ambiguous
-from l2pop.server.api.app import ctx, parse_json_body
+from l2pop.server.api.bodies import parse_json_body
+from l2pop.server.api.context import ctx
 from l2pop.server.api.errors import error_response
 from l2pop.server.service import Service
 from l2pop.server.ui.explainer import explain_on_server
