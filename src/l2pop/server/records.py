@@ -9,23 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from l2pop.core import AddressPair, Host, Network, Port, PortStatus
+from l2pop.core import AddressPair, Host, Network, Port, PortStatus, RemoteEndpoint, RemoteKind
 from l2pop.server.store.base import JSON
 
 __all__ = [
+    "GATEWAY",
     "HOST",
     "NETWORK",
     "PORT",
+    "REMOTE",
     "host_of",
     "host_view",
     "index_keys",
     "network_of",
     "port_of",
+    "remote_of",
 ]
 
 NETWORK = "network"
 PORT = "port"
 HOST = "host"
+# EVPN gateways (their tokens) and the remote endpoints they import (l2pop.server.remote).
+GATEWAY = "gateway"
+REMOTE = "remote"
 
 
 def network_of(rec: JSON) -> Network:
@@ -35,6 +41,16 @@ def network_of(rec: JSON) -> Network:
         name=rec["name"],
         mtu=rec["mtu"],
         admin_state_up=rec["admin_state_up"],
+    )
+
+
+def remote_of(rec: JSON) -> RemoteEndpoint:
+    return RemoteEndpoint(
+        rec["network_id"],
+        RemoteKind(rec["type"]),
+        rec["vtep"],
+        rec["mac_address"],
+        rec["ip_address"],
     )
 
 

@@ -21,11 +21,24 @@ from l2pop.core import (
     Port,
     PortDeleted,
     PortUpserted,
+    RemoteDeleted,
+    RemoteUpserted,
     Snapshot,
     step_all,
 )
 from l2pop.core.wire import encode_host_port
-from l2pop.server.records import HOST, NETWORK, PORT, host_of, network_of, port_like, port_of
+from l2pop.server.records import (
+    GATEWAY,
+    HOST,
+    NETWORK,
+    PORT,
+    REMOTE,
+    host_of,
+    network_of,
+    port_like,
+    port_of,
+    remote_of,
+)
 from l2pop.server.store.base import JSON, ChangeRecord, Loaded, ResourceChange, StoredRecord
 
 __all__ = ["Applied", "View", "events_of", "host_ports_of"]
@@ -68,6 +81,11 @@ def _event(
         return PortUpserted(_port(image, memo))
     if kind == HOST:
         return HostDeleted(key) if image is None else HostUpserted(host_of(image))
+    if kind == REMOTE:
+        if image is None:
+            assert other is not None
+            return RemoteDeleted(other["network_id"], key)
+        return RemoteUpserted(remote_of(image))
     return None
 
 
@@ -113,13 +131,15 @@ class View:
     def __init__(self, loaded: Loaded) -> None:
         self.revision = loaded.revision
         self.records: dict[str, dict[str, StoredRecord]] = {
-            kind: dict(loaded.records.get(kind, {})) for kind in (NETWORK, PORT, HOST)
+            kind: dict(loaded.records.get(kind, {}))
+            for kind in (NETWORK, PORT, HOST, REMOTE, GATEWAY)
         }
         # Lists, not generators: Snapshot.build iterates its networks twice.
         self.snapshot = Snapshot.build(
             [network_of(r.value) for r in self.records[NETWORK].values()],
             [host_of(r.value) for r in self.records[HOST].values()],
             [port_of(r.value) for r in self.records[PORT].values()],
+            [remote_of(r.value) for r in self.records[REMOTE].values()],
         )
         self.tokens: dict[str, str] = {
             r.value["token_hash"]: name for name, r in self.records[HOST].items()

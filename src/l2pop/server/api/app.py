@@ -162,7 +162,7 @@ def attach(app: FastAPI, service: Service, max_body: int) -> Context:
 
 def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) -> FastAPI:
     """The app; ``open_service`` runs at startup, the service closes at shutdown."""
-    from l2pop.server.api import hosts, neutron
+    from l2pop.server.api import evpn, hosts, neutron
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -183,6 +183,7 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
     install_error_handlers(app)
     app.include_router(hosts.router)
     app.include_router(neutron.router)
+    app.include_router(evpn.router)
     app.router.routes[0:0] = hosts.fast_routes()
     app.add_middleware(ReadBarrier)
     app.add_middleware(RequestMetrics)
