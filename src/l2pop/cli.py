@@ -20,6 +20,7 @@ PART_MODULES = (
     "l2pop.server.cli",
     "l2pop.admin.cli",
     "l2pop.agent.cli",
+    "l2pop.evpn.cli",
     "l2pop.lab.cli",
     "l2pop.sim.cli",
     "l2pop.bench.cli",
