@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -143,6 +144,14 @@ def test_l2pop_and_frr_vteps_share_one_overlay(lab: EvpnLab) -> None:
             CONVERGE_S,
             f"{host}'s kernel holding the FRR VM and VTEP",
         )
+    # `l2pop state` shows them beside the host's entries.
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"}
+    shown = subprocess.run(
+        [*l2pop_command(), "state", "host1", "--url", cp.url, "--token", cp.admin_token],
+        capture_output=True, text=True, env=env, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    assert "remote endpoints" in shown
+    assert FRR_VM_MAC in shown
     listed = cp._call("GET", f"/v1/remote-endpoints?network_id={lab.net['id']}")
     assert {(r["type"], r["vtep"]) for r in listed["remote_endpoints"]} >= {
         ("flood", frr1),
