@@ -4,7 +4,7 @@ Why the CLI and not gobgpd's gRPC API: the API needs stubs generated from
 GoBGP's .proto files (not packaged anywhere we install from), and the CLI
 is the same API client, shipped with the daemon, with JSON output (``-j``)
 and a route syntax that is GoBGP's own documented interface. The cost is
-one process per route change (~10 ms, measured in docs/evpn.md), paid only
+one process per route change (~20 ms, measured in docs/evpn.md), paid only
 when l2pop's state changes; several run at once.
 
 gobgpd dies with the gateway (``PR_SET_PDEATHSIG``): a gateway that is gone
@@ -33,7 +33,7 @@ __all__ = ["GoBgp", "SpeakerConfig", "SpeakerError", "render_config"]
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
-PARALLEL = 8
+PARALLEL = 2  # the CLI is CPU-bound (a Go process start): more at once only queue (measured)
 READY_TIMEOUT_S = 15.0
 
 
