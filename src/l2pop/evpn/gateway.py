@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from l2pop.core import RemoteEndpoint
 from l2pop.errors import GoneError, L2popError, ServerUnreachableError
@@ -158,20 +159,33 @@ class Gateway:
     # -- imports: routes -> remote endpoints --------------------------------------
 
     async def _monitor(self) -> None:
-        # What the speaker announced before (a gateway restarted while gobgpd lived on) is
-        # never re-added: the first export compares against the speaker's own RIB.
+        """Received paths, kept current from ``gobgp monitor``; a monitor that ends
+        (not gobgpd) is started again, after a fresh copy of the RIB."""
         while True:
-            async for paths in self.speaker.monitor():
-                for path in paths:
-                    parsed = parse_gobgp_path(path)
-                    if parsed is None:
-                        continue
-                    route, withdrawn = parsed
-                    if withdrawn:
-                        self.received.pop(route.key, None)
-                    else:
-                        self.received[route.key] = route
-                self._imports_due.set()
+            try:
+                async for paths in self.speaker.monitor():
+                    self._received(paths)
+            except SpeakerError as exc:
+                if not self.speaker.running():
+                    raise SpeakerError("gobgpd exited: see its log in --workdir") from exc
+            log.warning("gobgp monitor ended; starting it again")
+            await asyncio.sleep(RETRY_S)
+            with contextlib.suppress(SpeakerError):
+                rib = await self.speaker.rib()
+                self.received.clear()
+                self._received([p for paths in rib.values() for p in paths])
+
+    def _received(self, paths: list[dict[str, Any]]) -> None:
+        for path in paths:
+            parsed = parse_gobgp_path(path)
+            if parsed is None:
+                continue
+            route, withdrawn = parsed
+            if withdrawn:
+                self.received.pop(route.key, None)
+            else:
+                self.received[route.key] = route
+        self._imports_due.set()
 
     async def _settled(self) -> bool:
         """Whether withdrawals may be acted on: every peer's session has been up for
@@ -253,6 +267,18 @@ def _key(ep: RemoteEndpoint) -> str:
 
 
 async def run_gateway(options: GatewayOptions) -> None:
+    """Run until cancelled; a fatal error (bad token, speaker gone) is raised alone,
+    not inside the task group's ExceptionGroup, so the command can say what it was."""
     gateway = Gateway.create(options)
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         await gateway.run()
+    except asyncio.CancelledError:
+        return
+    except BaseExceptionGroup as group:
+        fatal = group.subgroup(lambda e: isinstance(e, L2popError | SpeakerError))
+        if fatal is not None:
+            first = fatal.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from None
+        raise

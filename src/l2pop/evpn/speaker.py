@@ -137,6 +137,9 @@ class GoBgp:
                     raise
                 await asyncio.sleep(0.1)
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:
             self.process.terminate()
