@@ -196,6 +196,7 @@ class Gateway:
         now = time.monotonic()
         if now - self.started >= max(self.options.settle, SETTLE_CAP_S):
             self._settled_at = now
+            self._imports_due.set()
             return True
         try:
             up = await self.speaker.established()
@@ -207,6 +208,7 @@ class Gateway:
         self._up_since = self._up_since or now
         if now - self._up_since >= PEER_TABLE_S and now - self.started >= self.options.settle:
             self._settled_at = now
+            self._imports_due.set()  # the withdrawals held back so far: now
             log.info("peers up and settled: imports are reconciled from now on")
             return True
         return False
