@@ -71,6 +71,11 @@ class GatewayApi:
         answer = await self._call("POST", "/v1/remote-endpoints", body)
         return int(answer["revision"])
 
+    async def rd_index(self, network_id: str) -> int:
+        """The RD number of a network whose VNI is over 65,535 (allocated once, kept)."""
+        answer = await self._call("POST", "/v1/evpn/rd-indexes", {"network_id": network_id})
+        return int(answer["rd_index"]["index"])
+
     @asynccontextmanager
     async def watch(self, revision: int) -> AsyncIterator[AsyncIterator[JSON]]:
         """The feed's lines after ``revision``; GoneError when it is too old."""

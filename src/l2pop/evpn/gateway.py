@@ -145,9 +145,14 @@ class Gateway:
 
     async def _export(self) -> None:
         assert self.mirror is not None
-        wanted, skipped = export_routes(self.mirror.snapshot)
+        for net_id in self.mirror.without_rd_index():
+            try:
+                self.mirror.rd_indexes[net_id] = await self.api.rd_index(net_id)
+            except (L2popError, RuntimeError) as exc:  # its routes wait for the next change
+                log.warning("no RD index for network %s yet: %s", net_id, exc)
+        wanted, skipped = export_routes(self.mirror.snapshot, self.mirror.rd_indexes)
         for what in skipped - self._skipped_logged:
-            log.warning("not exported (IPv6 VTEP or VNI over 65535): %s", what)
+            log.warning("not exported (IPv6 VTEP, or no RD index yet): %s", what)
         self._skipped_logged |= skipped
         add = sorted(wanted - self.exported, key=repr)
         remove = sorted(self.exported - wanted, key=repr)

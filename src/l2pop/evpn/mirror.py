@@ -30,7 +30,7 @@ from l2pop.core import (
     Snapshot,
     step_all,
 )
-from l2pop.evpn.routes import route_target
+from l2pop.evpn.routes import MAX_RD_NUMBER, route_target
 
 __all__ = ["Mirror"]
 
@@ -83,6 +83,8 @@ class Mirror:
     port_networks: dict[str, str] = field(default_factory=dict)
     # Remote endpoints this gateway holds (it imported them), by key.
     held: dict[str, RemoteEndpoint] = field(default_factory=dict)
+    # network id -> its RD number, for networks whose VNI is over 65,535.
+    rd_indexes: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], gateway: str) -> Mirror:
@@ -93,6 +95,9 @@ class Mirror:
         mirror = cls(gateway, int(state["revision"]), snapshot)
         mirror.port_networks = {p.id: p.network_id for p in ports}
         mirror._hold(state["remote_endpoints"])
+        mirror.rd_indexes = {
+            str(r["network_id"]): int(r["index"]) for r in state.get("rd_indexes", [])
+        }
         return mirror
 
     def _hold(self, records: Iterable[Mapping[str, Any]]) -> None:
@@ -131,6 +136,11 @@ class Mirror:
                 self.held.pop(key, None)
                 if value is not None:
                     self._hold([value])
+            elif kind == "evpn_rd":
+                self.rd_indexes.pop(key, None)
+                if value is not None:
+                    self.rd_indexes[key] = int(value["index"])
+                touched.add(key)
         self.snapshot, _ = step_all(self.snapshot, events)
         self.revision = int(line["revision"])
         return touched
@@ -141,6 +151,14 @@ class Mirror:
             route_target(asn, net.network.vni): net_id
             for net_id, net in self.snapshot.networks.items()
         }
+
+    def without_rd_index(self) -> list[str]:
+        """Networks whose VNI does not fit a type-1 RD and that have no RD index yet."""
+        return sorted(
+            net_id
+            for net_id, net in self.snapshot.networks.items()
+            if net.network.vni > MAX_RD_NUMBER and net_id not in self.rd_indexes
+        )
 
     def own_vteps(self) -> frozenset[str]:
         return frozenset(h.tunnel_ip for h in self.snapshot.hosts.values())

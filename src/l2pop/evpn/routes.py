@@ -5,8 +5,9 @@ Pure: no I/O. Encodings (DESIGN.md §5, EVPN gateway):
 * route target ``(asn & 0xFFFF):<vni>`` -- FRR's automatic RT (2-byte-AS
   type, 4-byte value), so an FRR VTEP with ``advertise-all-vni`` imports
   l2pop's routes and l2pop imports FRR's without any RT configuration;
-* RD type 1 ``<tunnel IPv4>:<vni>`` (VNIs of 65,536 and above do not fit the
-  2-byte field: not exported, see docs/evpn.md); IPv6 VTEPs are not exported;
+* RD type 1 ``<tunnel IPv4>:<n>``, ``n`` = the VNI below 65,536, else the
+  network's RD index (kept by the server, ``/v1/evpn/rd-indexes``; a network
+  without one yet is not exported); IPv6 VTEPs are not exported;
 * label = VNI, extended community encapsulation VXLAN, next hop / originator =
   the host's tunnel IP, type-3 with PMSI ingress replication.
 """
@@ -44,12 +45,18 @@ def route_target(asn: int, vni: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class MacRoute:
-    """EVPN type 2: ``mac`` (with ``ip`` or alone) behind ``vtep`` on ``vni``."""
+    """EVPN type 2: ``mac`` (with ``ip`` or alone) behind ``vtep`` on ``vni``;
+    ``rd_number`` 0 means the VNI (the RD's assigned number)."""
 
     vni: int
     vtep: str
     mac: str
     ip: str | None = None
+    rd_number: int = 0
+
+    @property
+    def rd(self) -> str:
+        return f"{self.vtep}:{self.rd_number or self.vni}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,11 @@ class MulticastRoute:
 
     vni: int
     vtep: str
+    rd_number: int = 0
+
+    @property
+    def rd(self) -> str:
+        return f"{self.vtep}:{self.rd_number or self.vni}"
 
 
 Route = MacRoute | MulticastRoute
@@ -67,38 +79,46 @@ def _is_ipv4(address: str) -> bool:
     return ipaddress.ip_address(address).version == 4
 
 
-def export_routes(snapshot: Snapshot) -> tuple[set[Route], set[str]]:
+def export_routes(
+    snapshot: Snapshot, rd_indexes: Mapping[str, int] | None = None
+) -> tuple[set[Route], set[str]]:
     """The routes l2pop's own state gives, and the VTEPs left out (IPv6, or a VNI
-    without a type-1 RD number). Remote endpoints are never exported back."""
+    over 65,535 whose network has no RD index in ``rd_indexes`` yet). Remote
+    endpoints are never exported back."""
     routes: set[Route] = set()
     skipped: set[str] = set()
-    for net in snapshot.networks.values():
+    for net_id, net in snapshot.networks.items():
         vni = net.network.vni
+        rd = 0 if vni <= MAX_RD_NUMBER else (rd_indexes or {}).get(net_id, -1)
         for host, entries in net.published.items():
             if host == REMOTE_PUBLISHER:
                 continue
             vtep = snapshot.vtep(host)
             if vtep is None:  # pragma: no cover - a host without a VTEP publishes nothing
                 continue
-            if not _is_ipv4(vtep) or vni > MAX_RD_NUMBER:
+            if not _is_ipv4(vtep) or rd < 0:
                 skipped.add(f"{vtep} (VNI {vni})")
                 continue
-            routes.add(MulticastRoute(vni, vtep))
+            routes.add(MulticastRoute(vni, vtep, rd))
             own = {u.mac for u in entries.unicast if u.vtep == vtep}
-            routes.update(MacRoute(vni, vtep, mac) for mac in own)
-            routes.update(MacRoute(vni, vtep, n.mac, n.ip) for n in entries.neigh if n.mac in own)
+            routes.update(MacRoute(vni, vtep, mac, None, rd) for mac in own)
+            routes.update(
+                MacRoute(vni, vtep, n.mac, n.ip, rd) for n in entries.neigh if n.mac in own
+            )
     return routes, skipped
 
 
 def _common(route: Route, asn: int) -> list[str]:
-    rd = f"{route.vtep}:{route.vni}"
-    return ["etag", "0", "label", str(route.vni), "rd", rd, "rt", route_target(asn, route.vni)]
+    return [
+        *("etag", "0", "label", str(route.vni)),
+        *("rd", route.rd, "rt", route_target(asn, route.vni)),
+    ]
 
 
 def gobgp_add_args(route: Route, asn: int) -> list[str]:
     """``gobgp global rib -a evpn add ...`` arguments (after ``add``)."""
     if isinstance(route, MulticastRoute):
-        rd = f"{route.vtep}:{route.vni}"
+        rd = route.rd
         rt = route_target(asn, route.vni)
         return [
             *("multicast", route.vtep, "etag", "0", "rd", rd, "rt", rt, "encap", "vxlan"),
@@ -110,7 +130,7 @@ def gobgp_add_args(route: Route, asn: int) -> list[str]:
 
 def gobgp_del_args(route: Route) -> list[str]:
     """``gobgp global rib -a evpn del ...`` arguments (the NLRI is enough)."""
-    rd = f"{route.vtep}:{route.vni}"
+    rd = route.rd
     if isinstance(route, MulticastRoute):
         return ["multicast", route.vtep, "etag", "0", "rd", rd]
     ip = route.ip or "0.0.0.0"

@@ -1,8 +1,9 @@
 """The gateways' view of the store: a list and a watch of plain records.
 
 An agent's watch carries one host's deltas; an EVPN gateway needs every
-network, host and port (it exports them all) and the remote endpoints (to
-reconcile its imports). So it lists ``GET /v1/evpn/state`` and follows
+network, host and port (it exports them all), the remote endpoints (to
+reconcile its imports) and the RD indexes of networks with a VNI over
+65,535. So it lists ``GET /v1/evpn/state`` and follows
 ``GET /v1/evpn/watch?revision=R``: one NDJSON line per committed revision
 that touched such a record, ``{"type": "change", "revision": N, "changes":
 [{"kind", "key", "value"}]}`` (``value`` null: deleted), and ``{"type":
@@ -24,13 +25,13 @@ from collections.abc import AsyncIterator
 import orjson
 
 from l2pop.errors import ValidationError
-from l2pop.server.records import HOST, NETWORK, PORT, REMOTE, host_view
+from l2pop.server.records import HOST, NETWORK, PORT, RD_INDEX, REMOTE, host_view
 from l2pop.server.service import Service
 from l2pop.server.store.base import JSON, ChangeRecord
 
 __all__ = ["EvpnFeed", "feed_state"]
 
-FEED_KINDS = frozenset({NETWORK, PORT, HOST, REMOTE})
+FEED_KINDS = frozenset({NETWORK, PORT, HOST, REMOTE, RD_INDEX})
 QUEUE_LIMIT = 10_000
 BOOKMARK_INTERVAL_S = 5.0
 _CUT = (-1, b"")
@@ -67,6 +68,7 @@ def feed_state(service: Service) -> JSON:
         "hosts": [host_view(h) for h in view.values(HOST)],
         "ports": list(view.values(PORT)),
         "remote_endpoints": list(view.values(REMOTE)),
+        "rd_indexes": list(view.values(RD_INDEX)),
     }
 
 

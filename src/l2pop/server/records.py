@@ -17,6 +17,7 @@ __all__ = [
     "HOST",
     "NETWORK",
     "PORT",
+    "RD_INDEX",
     "REMOTE",
     "host_of",
     "host_view",
@@ -29,9 +30,11 @@ __all__ = [
 NETWORK = "network"
 PORT = "port"
 HOST = "host"
-# EVPN gateways (their tokens) and the remote endpoints they import (l2pop.server.remote).
+# EVPN gateways (their tokens), the remote endpoints they import, and the RD index of a
+# network whose VNI does not fit a type-1 RD (l2pop.server.remote).
 GATEWAY = "gateway"
 REMOTE = "remote"
+RD_INDEX = "evpn_rd"
 
 
 def network_of(rec: JSON) -> Network:

@@ -7,6 +7,12 @@ Records (generic store records, so SQLite and etcd hold them alike):
   token writes remote endpoints: the admin token, a host token or no token
   cannot (403/401), so a leaked host token cannot inject forwarding state
   into other hosts.
+* ``evpn_rd/<network id>``: ``{"network_id", "index"}``, the number of the
+  type-1 RD ``<tunnel IPv4>:<n>`` for a network whose VNI is over 65,535
+  (DESIGN.md §5: "a per-network index kept with the network"); unique
+  (index record ``evpn_rd/<n>``), allocated on a gateway's first request,
+  from 65,535 down and never equal to a VNI below 65,536 of a network that
+  exists then (VNIs are usually allocated low).
 * ``remote/<key>``: one imported EVPN route, keyed by its identity
   ``network|type|vtep|mac|ip`` (:attr:`l2pop.core.RemoteEndpoint.key`), with
   the set of gateways that hold it. Several gateways importing the same route
@@ -22,15 +28,16 @@ from typing import Any
 from l2pop.core import RemoteEndpoint
 from l2pop.errors import AuthError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 from l2pop.server.auth import hash_token, new_token, token_from_headers
-from l2pop.server.records import GATEWAY, NETWORK, REMOTE
+from l2pop.server.records import GATEWAY, NETWORK, RD_INDEX, REMOTE
 from l2pop.server.service import Service, utc_now
-from l2pop.server.store.base import ABSENT, JSON, Delete, Op, Put
+from l2pop.server.store.base import ABSENT, INDEX, JSON, Delete, Op, Put
 from l2pop.server.validate import HOST_NAME_RE
 
 __all__ = [
     "GATEWAY",
     "REMOTE",
     "GatewayOps",
+    "RdIndexOps",
     "RemoteOps",
     "endpoint_record",
     "parse_endpoint",
@@ -38,6 +45,8 @@ __all__ = [
 
 # One batch carries at most this many routes (the body limit bounds it too).
 MAX_BATCH = 10_000
+# The assigned-number field of a type-1 RD is 2 bytes.
+MAX_RD_NUMBER = 0xFFFF
 
 
 class GatewayNotFound(NotFoundError):
@@ -234,3 +243,43 @@ class RemoteOps:
 
         record = await self.service.write(build)
         return self.service.view.revision if record is None else record.revision
+
+
+class RdIndexOps:
+    """The RD index of a network with a VNI over 65,535: allocated once, then kept."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def allocate(self, body: object) -> JSON:
+        if not isinstance(body, dict) or set(body) != {"network_id"}:
+            raise ValidationError("body", str(body)[:60], 'must be {"network_id": ...}')
+        network_id = body["network_id"]
+        if not isinstance(network_id, str):
+            raise ValidationError("network_id", str(network_id)[:60], "must be a string")
+
+        def build() -> list[Op]:
+            view = self.service.view
+            network = view.get(NETWORK, network_id)
+            if network is None:
+                raise NetworkNotFound(f"Network {network_id} could not be found.")
+            vni = network.value["provider:segmentation_id"]
+            if vni <= MAX_RD_NUMBER:
+                raise ValidationError("network_id", network_id, f"VNI {vni} is its own RD number")
+            if view.get(RD_INDEX, network_id) is not None:
+                return []
+            used = {r["index"] for r in view.values(RD_INDEX)}
+            used |= {n["provider:segmentation_id"] for n in view.values(NETWORK)}
+            free = next((n for n in range(MAX_RD_NUMBER, 0, -1) if n not in used), None)
+            if free is None:
+                raise ConflictError("no RD number left below 65,536")
+            record = {"network_id": network_id, "index": free}
+            return [
+                Put(RD_INDEX, network_id, record, ABSENT),
+                Put(INDEX, f"evpn_rd/{free}", {"owner": f"network/{network_id}"}, ABSENT),
+            ]
+
+        await self.service.write(build)
+        stored = self.service.view.get(RD_INDEX, network_id)
+        assert stored is not None
+        return stored.value

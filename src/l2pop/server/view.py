@@ -32,6 +32,7 @@ from l2pop.server.records import (
     HOST,
     NETWORK,
     PORT,
+    RD_INDEX,
     REMOTE,
     host_of,
     network_of,
@@ -132,7 +133,7 @@ class View:
         self.revision = loaded.revision
         self.records: dict[str, dict[str, StoredRecord]] = {
             kind: dict(loaded.records.get(kind, {}))
-            for kind in (NETWORK, PORT, HOST, REMOTE, GATEWAY)
+            for kind in (NETWORK, PORT, HOST, REMOTE, GATEWAY, RD_INDEX)
         }
         # Lists, not generators: Snapshot.build iterates its networks twice.
         self.snapshot = Snapshot.build(

@@ -65,9 +65,22 @@ def test_mirror_follows_the_feed_and_knows_what_it_holds() -> None:
         }
     )
     assert touched == {"n1"}
+    assert mirror.without_rd_index() == []
+    mirror.apply(
+        {
+            "revision": 7,
+            "changes": [{"kind": "network", "key": "nb", "value": {"id": "nb",
+                         "provider:segmentation_id": 70_000}}],
+        }
+    )  # fmt: skip
+    assert mirror.without_rd_index() == ["nb"]
+    rd = {"network_id": "nb", "index": 65535}
+    mirror.apply({"revision": 7, "changes": [{"kind": "evpn_rd", "key": "nb", "value": rd}]})
+    assert mirror.rd_indexes == {"nb": 65535}
+    assert mirror.without_rd_index() == []
     assert export_routes(mirror.snapshot)[0] == set()
     assert mirror.held == {}
-    assert mirror.revision == 6
+    assert mirror.revision == 7
     # Delete the port, then the host and the network.
     mirror.apply({"revision": 7, "changes": [{"kind": "port", "key": "p1", "value": None}]})
     mirror.apply(
@@ -80,7 +93,7 @@ def test_mirror_follows_the_feed_and_knows_what_it_holds() -> None:
             ],
         }
     )
-    assert mirror.snapshot.networks == {}
+    assert list(mirror.snapshot.networks) == ["nb"]
     assert mirror.snapshot.hosts == {}
 
 

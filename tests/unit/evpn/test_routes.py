@@ -151,3 +151,14 @@ def test_imports_keep_known_targets_and_drop_own_vteps() -> None:
     }
     assert imported_endpoints(routes, {"65000:200": "n2"}, frozenset()) == set()
     assert imported_endpoints(routes, {"65000:100": "n1"}, frozenset({"10.99.0.2"})) == set()
+
+
+def test_a_vni_over_65535_is_exported_with_its_networks_rd_index() -> None:
+    routes, skipped = export_routes(snapshot(), {"big": 65535})
+    assert MulticastRoute(70_000, "192.0.2.1", 65535) in routes
+    assert skipped == {"2001:db8::6 (VNI 100)"}
+    big = MacRoute(70_000, "192.0.2.1", "fa:16:3e:00:00:0b", None, 65535)
+    assert big in routes
+    assert "192.0.2.1:65535" in gobgp_add_args(big, 65000)
+    assert f"{70_000}" in gobgp_add_args(big, 65000)  # label and RT keep the VNI
+    assert gobgp_del_args(MulticastRoute(70_000, "192.0.2.1", 65535))[5] == "192.0.2.1:65535"

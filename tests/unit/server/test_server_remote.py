@@ -177,3 +177,22 @@ def test_the_feed_lists_and_streams_records_without_token_hashes(tmp_path: Path)
             await service.close()
 
     asyncio.run(main())
+
+
+def test_rd_indexes_for_big_vnis_are_allocated_once_and_kept(api: Api) -> None:
+    small = api.network(name="s", **{"provider:segmentation_id": 65535})["id"]
+    big1 = api.network(name="b1", **{"provider:segmentation_id": 70_000})["id"]
+    big2 = api.network(name="b2", **{"provider:segmentation_id": 16_000_000})["id"]
+    gw = gateway(api, "gw1")
+    path = "/v1/evpn/rd-indexes"
+    assert api.call("POST", path, {"network_id": big1})[0] == 403  # the admin: gateways only
+    first = api.ok("POST", path, {"network_id": big1}, gw)["rd_index"]
+    assert first == {"network_id": big1, "index": 65534}  # 65535 is a VNI in use
+    assert api.ok("POST", path, {"network_id": big1}, gw)["rd_index"] == first
+    assert api.ok("POST", path, {"network_id": big2}, gw)["rd_index"]["index"] == 65533
+    assert api.call("POST", path, {"network_id": small}, gw)[0] == 400
+    assert api.call("POST", path, {"network_id": "nope"}, gw)[0] == 404
+    assert api.call("POST", path, {"network": big1}, gw)[0] == 400
+    state = api.ok("GET", "/v1/evpn/state", token=gw)
+    assert state["gateway"] == "gw1"
+    assert sorted(r["index"] for r in state["rd_indexes"]) == [65533, 65534]

@@ -10,6 +10,8 @@
 * ``GET /v1/evpn/state`` and ``GET /v1/evpn/watch?revision=R`` (admin or a
   gateway): see :mod:`l2pop.server.evpnfeed`; ``state`` also says who asked
   (``"gateway": name`` or null for the admin).
+* ``POST /v1/evpn/rd-indexes {"network_id"}`` (a gateway): the RD number of a
+  network whose VNI is over 65,535, allocated once and kept.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from l2pop.errors import ValidationError
 from l2pop.server.api.app import ctx, read_json
 from l2pop.server.evpnfeed import EvpnFeed, feed_state
-from l2pop.server.remote import GatewayOps, RemoteOps
+from l2pop.server.remote import GatewayOps, RdIndexOps, RemoteOps
 from l2pop.server.service import Service
 from l2pop.server.store.base import JSON
 
@@ -37,6 +39,7 @@ class _Evpn:
     gateways: GatewayOps
     remote: RemoteOps
     feed: EvpnFeed
+    rd: RdIndexOps
 
 
 def _evpn(request: Request) -> _Evpn:
@@ -45,7 +48,9 @@ def _evpn(request: Request) -> _Evpn:
     service = ctx(request).service
     current: _Evpn | None = getattr(request.app.state, "evpn", None)
     if current is None or current.service is not service:
-        current = _Evpn(service, GatewayOps(service), RemoteOps(service), EvpnFeed(service))
+        current = _Evpn(
+            service, GatewayOps(service), RemoteOps(service), EvpnFeed(service), RdIndexOps(service)
+        )
         request.app.state.evpn = current
     return current
 
@@ -101,6 +106,13 @@ async def write_remote_endpoints(request: Request) -> JSON:
     gateway = evpn.gateways.require_gateway(request.headers)
     revision = await evpn.remote.write(gateway, await read_json(request))
     return {"revision": revision}
+
+
+@router.post("/v1/evpn/rd-indexes", tags=["evpn"])
+async def allocate_rd_index(request: Request) -> JSON:
+    evpn = _evpn(request)
+    evpn.gateways.require_gateway(request.headers)
+    return {"rd_index": await evpn.rd.allocate(await read_json(request))}
 
 
 @router.get("/v1/evpn/state", tags=["evpn"])
