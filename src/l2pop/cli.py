@@ -25,6 +25,7 @@ PART_MODULES = (
     "l2pop.sim.cli",
     "l2pop.bench.cli",
     "l2pop.store_cli",
+    "l2pop.pki_cli",
 )
 
 

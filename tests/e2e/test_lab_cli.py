@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 import subprocess
 
 import httpx
@@ -33,8 +34,12 @@ def test_lab_up_stays_up_until_lab_down_removes_everything() -> None:
         # underlay, control, 2 hosts, 8 VMs
         assert f"{prefix}: kept up, 12 namespace(s)" in status
         url = re.search(rf"(?s){prefix}.*?server_url: (\S+)", status)
+        ca_file = re.search(rf"(?s){prefix}.*?ca_file: (\S+)", status)
         assert url
-        assert httpx.get(url.group(1) + "/healthz", timeout=5).status_code == 200
+        assert ca_file, status  # the lab runs HTTPS with its own CA
+        assert url.group(1).startswith("https://")
+        verify = ssl.create_default_context(cafile=ca_file.group(1))
+        assert httpx.get(url.group(1) + "/healthz", timeout=5, verify=verify).status_code == 200
         ping = run(["ping", "-c", "1", "-W", "2", "198.51.100.16"], netns=f"{prefix}-vm-a")
         assert "1 received" in ping.stdout
         assert f"kept {prefix}" in l2pop("lab", "clean")  # clean leaves a lab kept up alone

@@ -13,6 +13,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from l2pop.tlsclient import CaFileOption
+
 __all__ = ["register"]
 
 Url = Annotated[
@@ -36,17 +38,29 @@ HOST_COLUMNS = [("name", "name"), ("tunnel ip", "tunnel_ip"), ("created", "creat
                 ("last seen", "last_seen")]  # fmt: skip
 
 
-def _client(url: str, token: str | None, token_file: Path | None) -> Any:
+def _client(
+    url: str, token: str | None, token_file: Path | None, ca_file: Path | None = None
+) -> Any:
+    """The admin client; a client certificate (rarely needed: the admin token needs
+    none) comes from ``L2POP_CERT``/``L2POP_KEY``."""
     from l2pop.admin.client import AdminClient
+    from l2pop.errors import ValidationError
+    from l2pop.secretfile import read_secret
+    from l2pop.tlsclient import ClientTls
 
     if token is None and token_file is not None:
         try:
-            token = token_file.read_text().strip()
+            token = read_secret(token_file, "admin token")
         except OSError as exc:
             raise typer.BadParameter(f"cannot read {token_file}: {exc}") from None
     if not token:
         raise typer.BadParameter("no admin token: pass --token or set L2POP_TOKEN")
-    return AdminClient(url, token)
+    cert, key = os.environ.get("L2POP_CERT"), os.environ.get("L2POP_KEY")
+    try:
+        tls = ClientTls(ca_file, Path(cert) if cert else None, Path(key) if key else None)
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return AdminClient(url, token, tls=tls)
 
 
 def _run(action: Callable[[], T]) -> T:
@@ -84,6 +98,7 @@ def _network_commands(net: typer.Typer) -> None:
         vni: Annotated[int | None, typer.Option(help="VNI; default: lowest free.")] = None,
         mtu: Annotated[int | None, typer.Option(help="MTU [1450].")] = None,
         url: Url = DEFAULT_URL, token: Token = None, token_file: TokenFile = None,
+        ca_file: CaFileOption = None,
         as_json: AsJson = False,
     ) -> None:  # fmt: skip
         """Create a VXLAN network."""
@@ -92,28 +107,30 @@ def _network_commands(net: typer.Typer) -> None:
             fields["provider:segmentation_id"] = vni
         if mtu is not None:
             fields["mtu"] = mtu
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         _show(as_json, "network", _run(lambda: client.create_network(fields)))
 
     @net.command("list")
     def list_(url: Url = DEFAULT_URL, token: Token = None, token_file: TokenFile = None,
+              ca_file: CaFileOption = None,
               as_json: AsJson = False) -> None:  # fmt: skip
         """List networks."""
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         _show(as_json, "networks", _run(client.networks), NETWORK_COLUMNS)
 
     @net.command("show")
     def show(network_id: str, url: Url = DEFAULT_URL, token: Token = None,
-             token_file: TokenFile = None, as_json: AsJson = False) -> None:  # fmt: skip
+             token_file: TokenFile = None,
+             ca_file: CaFileOption = None, as_json: AsJson = False) -> None:  # fmt: skip
         """Show one network."""
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         _show(as_json, "network", _run(lambda: client.network(network_id)))
 
     @net.command("delete")
     def delete(network_id: str, url: Url = DEFAULT_URL, token: Token = None,
-               token_file: TokenFile = None) -> None:  # fmt: skip
+               token_file: TokenFile = None, ca_file: CaFileOption = None) -> None:  # fmt: skip
         """Delete a network (it must have no ports)."""
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         _run(lambda: client.delete_network(network_id))
         typer.echo(f"deleted network {network_id}")
 
@@ -139,6 +156,7 @@ def _port_commands(port: typer.Typer) -> None:
         host: Annotated[str | None, typer.Option(help="Bind to this host.")] = None,
         device_id: Annotated[str, typer.Option(help="Device (VM) id.")] = "",
         url: Url = DEFAULT_URL, token: Token = None, token_file: TokenFile = None,
+        ca_file: CaFileOption = None,
         as_json: AsJson = False,
     ) -> None:  # fmt: skip
         """Create a port."""
@@ -151,7 +169,7 @@ def _port_commands(port: typer.Typer) -> None:
             fields["allowed_address_pairs"] = _pairs(pair)
         if host:
             fields["binding:host_id"] = host
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         _show(as_json, "port", _run(lambda: client.create_port(fields)))
 
     @port.command("list")
@@ -160,50 +178,54 @@ def _port_commands(port: typer.Typer) -> None:
         host: Annotated[str | None, typer.Option(help="Only ports bound to this host.")] = None,
         status: Annotated[str | None, typer.Option(help="DOWN, BUILD or ACTIVE.")] = None,
         url: Url = DEFAULT_URL, token: Token = None, token_file: TokenFile = None,
+        ca_file: CaFileOption = None,
         as_json: AsJson = False,
     ) -> None:  # fmt: skip
         """List ports."""
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         filters = {"network_id": network, "binding:host_id": host, "status": status}
         ports = _run(lambda: client.ports(**filters))
         _show(as_json, "ports", ports if as_json else _port_rows(ports), PORT_COLUMNS)
 
     @port.command("show")
     def show(port_id: str, url: Url = DEFAULT_URL, token: Token = None,
-             token_file: TokenFile = None, as_json: AsJson = False) -> None:  # fmt: skip
+             token_file: TokenFile = None,
+             ca_file: CaFileOption = None, as_json: AsJson = False) -> None:  # fmt: skip
         """Show one port."""
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         _show(as_json, "port", _run(lambda: client.port(port_id)))
 
     @port.command("bind")
     def bind(port_id: str, host: str, url: Url = DEFAULT_URL, token: Token = None,
-             token_file: TokenFile = None, as_json: AsJson = False) -> None:  # fmt: skip
+             token_file: TokenFile = None,
+             ca_file: CaFileOption = None, as_json: AsJson = False) -> None:  # fmt: skip
         """Bind a port to a host (BUILD until its agent reports it up)."""
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         fields = {"binding:host_id": host}
         _show(as_json, "port", _run(lambda: client.update_port(port_id, fields)))
 
     @port.command("unbind")
     def unbind(port_id: str, url: Url = DEFAULT_URL, token: Token = None,
-               token_file: TokenFile = None, as_json: AsJson = False) -> None:  # fmt: skip
+               token_file: TokenFile = None,
+               ca_file: CaFileOption = None, as_json: AsJson = False) -> None:  # fmt: skip
         """Unbind a port (DOWN)."""
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         fields = {"binding:host_id": ""}
         _show(as_json, "port", _run(lambda: client.update_port(port_id, fields)))
 
     @port.command("delete")
     def delete(port_id: str, url: Url = DEFAULT_URL, token: Token = None,
-               token_file: TokenFile = None) -> None:  # fmt: skip
+               token_file: TokenFile = None, ca_file: CaFileOption = None) -> None:  # fmt: skip
         """Delete a port."""
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         _run(lambda: client.delete_port(port_id))
         typer.echo(f"deleted port {port_id}")
 
 
 def _write_secret(path: Path, secret: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(secret + "\n")
+    from l2pop.secretfile import write_secret
+
+    write_secret(path, secret)  # 0600, also when the file existed
 
 
 def _host_commands(host: typer.Typer) -> None:
@@ -214,10 +236,11 @@ def _host_commands(host: typer.Typer) -> None:
             Path | None, typer.Option("--save-token", help="Write the host token here (0600).")
         ] = None,
         url: Url = DEFAULT_URL, token: Token = None, token_file: TokenFile = None,
+        ca_file: CaFileOption = None,
         as_json: AsJson = False,
     ) -> None:  # fmt: skip
         """Register a host; prints (or saves) its token, shown only once."""
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         answer = _run(lambda: client.add_host(name, tunnel_ip))
         if save_token is not None:
             _write_secret(save_token, answer["token"])
@@ -232,16 +255,17 @@ def _host_commands(host: typer.Typer) -> None:
 
     @host.command("list")
     def list_(url: Url = DEFAULT_URL, token: Token = None, token_file: TokenFile = None,
+              ca_file: CaFileOption = None,
               as_json: AsJson = False) -> None:  # fmt: skip
         """List registered hosts."""
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         _show(as_json, "hosts", _run(client.hosts), HOST_COLUMNS)
 
     @host.command("delete")
     def delete(name: str, url: Url = DEFAULT_URL, token: Token = None,
-               token_file: TokenFile = None) -> None:  # fmt: skip
+               token_file: TokenFile = None, ca_file: CaFileOption = None) -> None:  # fmt: skip
         """Unregister a host: its ports go DOWN, its token stops working."""
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         _run(lambda: client.delete_host(name))
         typer.echo(f"deleted host {name}")
 
@@ -249,11 +273,12 @@ def _host_commands(host: typer.Typer) -> None:
 def _state_command(app: typer.Typer) -> None:
     @app.command("state")
     def state(host: str, url: Url = DEFAULT_URL, token: Token = None,
-              token_file: TokenFile = None, as_json: AsJson = False) -> None:  # fmt: skip
+              token_file: TokenFile = None,
+              ca_file: CaFileOption = None, as_json: AsJson = False) -> None:  # fmt: skip
         """Show the desired forwarding state of HOST (what its agent programs)."""
         from l2pop.admin.render import show_table
 
-        client = _client(url, token, token_file)
+        client = _client(url, token, token_file, ca_file)
         answer = _run(lambda: client.state(host))
         if as_json:
             _show(True, "state", answer)

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from l2pop.tlsclient import ClientTls, httpx_verify
+
 __all__ = ["AdminClient", "AdminError"]
 
 JSON = dict[str, Any]
@@ -21,6 +23,7 @@ class AdminClient:
     url: str
     token: str
     timeout: float = 10.0
+    tls: ClientTls | None = None
 
     def call(
         self, method: str, path: str, body: JSON | None = None, params: JSON | None = None
@@ -34,6 +37,7 @@ class AdminClient:
                 params=query,
                 headers={"X-Auth-Token": self.token},
                 timeout=self.timeout,
+                verify=httpx_verify(self.tls),
             )
         except httpx.HTTPError as exc:
             raise AdminError(f"cannot reach the server at {self.url}: {exc}") from None

@@ -103,7 +103,9 @@ class Agent:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         cfg = self.config
-        api = self._api or HostApi(cfg.servers, cfg.host, cfg.token, timeout=cfg.request_timeout)
+        api = self._api or HostApi(
+            cfg.servers, cfg.host, cfg.token, timeout=cfg.request_timeout, tls=cfg.tls
+        )
         self._api = api
         reporter = StatusReporter(api, self.metrics, cfg.backoff)
         self._reporter = reporter

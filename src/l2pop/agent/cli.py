@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from l2pop.dataplane.base import Dataplane, Mode
+from l2pop.tlsclient import CaFileOption, CertOption, KeyOption
 
 __all__ = ["DataplaneKind", "make_dataplane", "register"]
 
@@ -85,11 +86,16 @@ def agent_command(
     log_level: Annotated[
         str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")
     ] = "INFO",
+    ca_file: CaFileOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
 ) -> None:
     """Keep this host's VTEPs equal to the server's desired state and report its ports."""
     from l2pop.agent.agent import Agent
     from l2pop.agent.config import AgentConfig, parse_server_urls
     from l2pop.errors import L2popError, ValidationError
+    from l2pop.secretfile import read_secret
+    from l2pop.tlsclient import ClientTls
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -103,13 +109,14 @@ def agent_command(
             host=host,
             tunnel_ip=tunnel_ip,
             servers=parse_server_urls(server),
-            token=token_file.read_text().strip(),
+            token=read_secret(token_file, "host token"),
             token_file=token_file,
             mode=mode,
             interface=interface,
             metrics_port=metrics_port,
             resync_interval=resync_interval,
             underlay_allowlist=underlay_allowlist,
+            tls=ClientTls(ca_file, cert, key),
         )
         plane = make_dataplane(dataplane, config.mode, config.tunnel_ip, interface)
         if underlay_allowlist:

@@ -30,6 +30,7 @@ from l2pop.errors import (
     ServerUnreachableError,
     ValidationError,
 )
+from l2pop.tlsclient import ClientTls, httpx_verify
 
 __all__ = [
     "Bookmark",
@@ -120,6 +121,7 @@ class HostApi:
         *,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        tls: ClientTls | None = None,
     ) -> None:
         if not urls:
             raise ValueError("at least one server URL")
@@ -131,6 +133,7 @@ class HostApi:
             headers={"X-Auth-Token": token},
             timeout=timeout,
             transport=transport,
+            verify=httpx_verify(tls),
             # uvicorn closes idle keep-alive connections after 5 s: drop ours
             # first, or a report may go out on a socket the server just closed.
             limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S),

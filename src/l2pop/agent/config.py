@@ -8,6 +8,7 @@ from pathlib import Path
 from l2pop.core.model import normalize_ip
 from l2pop.dataplane.base import Mode
 from l2pop.errors import ValidationError
+from l2pop.tlsclient import ClientTls
 
 __all__ = ["AgentConfig", "BackoffPolicy", "parse_server_urls"]
 
@@ -45,6 +46,8 @@ class AgentConfig:
     request_timeout: float = 5.0
     # How long one blocking wait for tap events lasts: bounds how long stopping takes.
     tap_poll: float = 0.5
+    # --ca-file/--cert/--key for https server URLs.
+    tls: ClientTls | None = None
 
     def __post_init__(self) -> None:
         if not self.host:

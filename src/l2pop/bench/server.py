@@ -13,6 +13,7 @@ import dataclasses
 import gc
 import json
 import shlex
+import ssl
 import sys
 import tempfile
 import time
@@ -23,7 +24,9 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["percentile", "register", "run_bench"]
+from l2pop.tlsclient import CaFileOption
+
+__all__ = ["percentile", "register", "run_bench", "run_plain_and_tls"]
 
 MAX_DURATION_S = 300.0
 
@@ -40,21 +43,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
+async def _bench(
+    url: str, admin: str, cfg: Any, pid: int, ca_file: Path | None = None
+) -> dict[str, Any]:
     import psutil
 
     from l2pop.bench.server_http import Connection
     from l2pop.bench.server_load import Tracker, populate, run_load, watch_all
+    from l2pop.tlsclient import client_context
 
-    host, port = url.removeprefix("http://").rsplit(":", 1)
+    tls = client_context(ca_file) if url.startswith("https://") else None
+    host, port = url.split("://", 1)[-1].rsplit(":", 1)
     started = time.perf_counter()
-    fabric = await populate(host, int(port), admin, cfg)
+    fabric = await populate(host, int(port), admin, cfg, tls)
     populate_s = time.perf_counter() - started
-    conn = await Connection.open(host, int(port))
+    conn = await Connection.open(host, int(port), tls)
     revision = (await conn.call("GET", "/healthz", admin))[1]["revision"]
     await conn.close()
     tracker = Tracker()
-    streams = await watch_all(host, int(port), fabric, revision, tracker)
+    streams = await watch_all(host, int(port), fabric, revision, tracker, tls)
     # This process's own full GC passes would delay lines it reads and count
     # as server latency: what populate built is frozen out of them.
     gc.collect()
@@ -62,10 +69,10 @@ async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
     server = psutil.Process(pid)
     main_before, cpu_before = _cpu(server)
     client_before = time.process_time()
-    sent_before = await _stream_counters(host, int(port), admin)
-    load = await run_load(host, int(port), fabric, cfg, tracker)
+    sent_before = await _stream_counters(host, int(port), admin, tls)
+    load = await run_load(host, int(port), fabric, cfg, tracker, tls)
     main_after, cpu_after = _cpu(server)
-    sent_after = await _stream_counters(host, int(port), admin)
+    sent_after = await _stream_counters(host, int(port), admin, tls)
     lines, writes = (after - before for after, before in zip(sent_after, sent_before, strict=True))
     cpu_load, main_load = cpu_after - cpu_before, main_after - main_before
     client_cpu = time.process_time() - client_before
@@ -103,11 +110,13 @@ async def _bench(url: str, admin: str, cfg: Any, pid: int) -> dict[str, Any]:
     }
 
 
-async def _stream_counters(host: str, port: int, admin: str) -> tuple[float, float]:
+async def _stream_counters(
+    host: str, port: int, admin: str, tls: ssl.SSLContext | None
+) -> tuple[float, float]:
     """Watch lines queued and stream writes so far, from the server's /metrics."""
     from l2pop.bench.server_http import Connection
 
-    conn = await Connection.open(host, port)
+    conn = await Connection.open(host, port, tls)
     try:
         text = (await conn.raw("GET", "/metrics", admin)).decode()
     finally:
@@ -146,12 +155,45 @@ def _run(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
         return runner.run(coro)
 
 
-def run_bench(cfg: Any, workdir: Path, server_args: list[str]) -> dict[str, Any]:
+def run_bench(
+    cfg: Any, workdir: Path, server_args: list[str], *, tls: bool = False
+) -> dict[str, Any]:
     from l2pop.sim.server_proc import running_server
 
-    with running_server(workdir, server_args) as server:
-        result = _run(_bench(server.url, server.admin_token, cfg, server.pid))
-    return {"config": dataclasses.asdict(cfg), **result}
+    with running_server(workdir, server_args, tls=tls) as server:
+        result = _run(_bench(server.url, server.admin_token, cfg, server.pid, server.ca_file))
+    return {"config": dataclasses.asdict(cfg), "tls": tls, **result}
+
+
+def run_plain_and_tls(cfg: Any, workdir: Path, server_args: list[str]) -> dict[str, Any]:
+    """The same load on plain HTTP, then on HTTPS (each on a fresh server), and the
+    cost of TLS as ratios of the two runs (the yardstick: plain HTTP, same run)."""
+    # TLS streams are written by the server's own thread (a writer process gets
+    # plain sockets): the plain run does the same, or it would measure that too.
+    if "--no-stream-writer" not in server_args:
+        server_args = [*server_args, "--no-stream-writer"]
+    plain = run_bench(cfg, workdir / "plain", server_args)
+    tls = run_bench(cfg, workdir / "tls", server_args, tls=True)
+
+    def ratio(key: str, *sub: str) -> float | None:
+        a, b = tls[key], plain[key]
+        for name in sub:
+            a, b = a[name], b[name]
+        return round(float(a) / float(b), 3) if b else None
+
+    return {
+        "plain": plain,
+        "tls": tls,
+        "tls_over_plain": {
+            "changes_per_s": ratio("changes_per_s"),
+            "server_cpu_ms_per_change": ratio("server_cpu_ms_per_change"),
+            "send_to_all_streams_p50": ratio("send_to_all_streams_ms", "p50"),
+            "send_to_all_streams_p99": ratio("send_to_all_streams_ms", "p99"),
+            "bench_client_cpu_percent": ratio("bench_client_cpu_percent"),
+            "server_rss_mib": ratio("server_rss_mib"),
+            "populate_s": ratio("populate_s"),
+        },
+    }
 
 
 def run_bench_on_etcd(
@@ -166,9 +208,11 @@ def run_bench_on_etcd(
     return {**result, "store": f"etcd x{members}"}
 
 
-def run_external(cfg: Any, url: str, token: str, pid: int) -> dict[str, Any]:
+def run_external(
+    cfg: Any, url: str, token: str, pid: int, ca_file: Path | None = None
+) -> dict[str, Any]:
     """Against a server someone else started (e.g. under a profiler); it must be empty."""
-    return {"config": dataclasses.asdict(cfg), **_run(_bench(url, token, cfg, pid))}
+    return {"config": dataclasses.asdict(cfg), **_run(_bench(url, token, cfg, pid, ca_file))}
 
 
 def register(bench: typer.Typer) -> None:
@@ -204,6 +248,15 @@ def register(bench: typer.Typer) -> None:
         etcd_members: Annotated[
             int, typer.Option(min=1, max=5, help="Members of the etcd cluster (--store etcd).")
         ] = 3,
+        tls: Annotated[
+            bool,
+            typer.Option(
+                "--tls",
+                help="Run twice, on plain HTTP then on HTTPS (fresh server each), and report "
+                "both and their ratios (sqlite store).",
+            ),
+        ] = False,
+        ca_file: CaFileOption = None,
     ) -> None:
         """Status changes/s and ack-to-delivery latency against a real server (loopback)."""
         from l2pop.bench.server_load import LoadConfig
@@ -212,10 +265,14 @@ def register(bench: typer.Typer) -> None:
         if url is not None:
             if token_file is None or pid is None:
                 raise typer.BadParameter("--url needs --token-file and --pid")
-            result = run_external(cfg, url, token_file.read_text().strip(), pid)
+            result = run_external(cfg, url, token_file.read_text().strip(), pid, ca_file)
         else:
             with tempfile.TemporaryDirectory(prefix="l2pop-bench-") as tmp:
-                if store is StoreKind.ETCD:
+                if tls:
+                    if store is StoreKind.ETCD:
+                        raise typer.BadParameter("--tls runs on the sqlite store")
+                    result = run_plain_and_tls(cfg, Path(tmp), server_arg or [])
+                elif store is StoreKind.ETCD:
                     result = run_bench_on_etcd(cfg, Path(tmp), server_arg or [], etcd_members)
                 else:
                     result = {**run_bench(cfg, Path(tmp), server_arg or []), "store": "sqlite"}

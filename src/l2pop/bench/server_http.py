@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,8 +44,8 @@ class Connection:
         self._reader, self._writer, self._host = reader, writer, host
 
     @classmethod
-    async def open(cls, host: str, port: int) -> Connection:
-        reader, writer = await asyncio.open_connection(host, port, limit=1 << 24)
+    async def open(cls, host: str, port: int, tls: ssl.SSLContext | None = None) -> Connection:
+        reader, writer = await asyncio.open_connection(host, port, limit=1 << 24, ssl=tls)
         return cls(reader, writer, f"{host}:{port}")
 
     async def raw(self, method: str, path: str, token: str, payload: bytes = b"") -> bytes:
@@ -136,10 +137,17 @@ def _dechunk(buffer: bytes) -> tuple[bytes, bytes]:
 
 
 async def open_ndjson(
-    host: str, port: int, path: str, token: str, on_lines: Callable[[bytes, float], None]
+    host: str,
+    port: int,
+    path: str,
+    token: str,
+    on_lines: Callable[[bytes, float], None],
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[asyncio.Transport, NdjsonProtocol]:
     """Start a watch; ``on_lines`` is called as lines arrive (raises on a non-200)."""
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_connection(lambda: NdjsonProtocol(on_lines), host, port)
+    transport, protocol = await loop.create_connection(
+        lambda: NdjsonProtocol(on_lines), host, port, ssl=tls
+    )
     transport.write(_request("GET", f"{host}:{port}", path, token, b""))
     return transport, protocol

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -91,14 +92,18 @@ class Tracker:
 
 
 async def _pool(
-    host: str, port: int, jobs: Sequence[Callable[[Connection], Awaitable[None]]], width: int
+    host: str,
+    port: int,
+    jobs: Sequence[Callable[[Connection], Awaitable[None]]],
+    width: int,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
     queue: asyncio.Queue[Callable[[Connection], Awaitable[None]]] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
 
     async def worker() -> None:
-        conn = await Connection.open(host, port)
+        conn = await Connection.open(host, port, tls)
         try:
             while not queue.empty():
                 await queue.get_nowait()(conn)
@@ -115,7 +120,9 @@ def _host_for(cfg: LoadConfig, rng: random.Random, net_index: int, nth: int) -> 
     return (start + nth % cfg.hosts_per_network) % cfg.hosts
 
 
-async def populate(host: str, port: int, admin: str, cfg: LoadConfig) -> Fabric:
+async def populate(
+    host: str, port: int, admin: str, cfg: LoadConfig, tls: ssl.SSLContext | None = None
+) -> Fabric:
     """Register hosts, create networks and bound ports (BUILD) through the API."""
     fabric = Fabric()
     rng = random.Random(cfg.seed)
@@ -129,8 +136,8 @@ async def populate(host: str, port: int, admin: str, cfg: LoadConfig) -> Fabric:
 
         return job
 
-    await _pool(host, port, [add_host(i) for i in range(cfg.hosts)], 32)
-    conn = await Connection.open(host, port)
+    await _pool(host, port, [add_host(i) for i in range(cfg.hosts)], 32, tls)
+    conn = await Connection.open(host, port, tls)
     networks = []
     for _ in range(cfg.networks):
         status, answer = await conn.call("POST", "/v2.0/networks", admin, {"network": {}})
@@ -155,24 +162,34 @@ async def populate(host: str, port: int, admin: str, cfg: LoadConfig) -> Fabric:
 
         return job
 
-    await _pool(host, port, [add_port(j) for j in range(cfg.ports)], 32)
+    await _pool(host, port, [add_port(j) for j in range(cfg.ports)], 32, tls)
     return fabric
 
 
 async def watch_all(
-    host: str, port: int, fabric: Fabric, revision: int, tracker: Tracker
+    host: str,
+    port: int,
+    fabric: Fabric,
+    revision: int,
+    tracker: Tracker,
+    tls: ssl.SSLContext | None = None,
 ) -> list[asyncio.Transport]:
     """One stream per host from ``revision``; returns once every stream answered."""
     opened = []
     for name, token in fabric.tokens.items():
         path = f"/v1/hosts/{name}/watch?revision={revision}"
-        opened.append(await open_ndjson(host, port, path, token, tracker.on_lines))
+        opened.append(await open_ndjson(host, port, path, token, tracker.on_lines, tls))
     await asyncio.wait_for(asyncio.gather(*(p.first for _, p in opened)), timeout=120)
     return [transport for transport, _ in opened]
 
 
 async def run_load(
-    host: str, port: int, fabric: Fabric, cfg: LoadConfig, tracker: Tracker
+    host: str,
+    port: int,
+    fabric: Fabric,
+    cfg: LoadConfig,
+    tracker: Tracker,
+    tls: ssl.SSLContext | None = None,
 ) -> dict[str, Any]:
     """Flip port statuses from ``concurrency`` connections for ``duration`` seconds."""
     rng = random.Random(cfg.seed + 1)
@@ -195,7 +212,7 @@ async def run_load(
         return slot
 
     async def worker() -> None:
-        conn = await Connection.open(host, port)
+        conn = await Connection.open(host, port, tls)
         try:
             while time.perf_counter() < deadline and idle:
                 slot = await pace()

@@ -179,7 +179,7 @@ def _print_kept(prefix: str, kept: dict[str, str], console: object) -> None:
     assert isinstance(console, Console)
     console.print(
         f"lab {prefix} left up. Server: {kept.get('server_url')} "
-        f"(admin token in {kept.get('admin_token_file')})"
+        f"(admin token in {kept.get('admin_token_file')}, CA in {kept.get('ca_file') or '-'})"
     )
     for key, value in sorted(kept.items()):
         if key.startswith("vm:"):

@@ -1,10 +1,13 @@
 """The real l2pop processes on a fabric: the server in the control namespace, one agent per
 host, and an admin client (through the root-namespace forwarder) speaking the DESIGN.md §5 API.
+
+TLS by default, as a deployment should run: a fresh CA per run (``l2pop.pki``),
+the server on HTTPS with ``--client-ca``, every agent with its host's client
+certificate. ``tls=False`` runs the plain-HTTP server instead.
 """
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import signal
 import sys
@@ -19,6 +22,8 @@ from l2pop.lab.fabric import Fabric
 from l2pop.lab.procs import ManagedProcess, wait_http_ok, wait_until
 from l2pop.lab.shell import LabError
 from l2pop.lab.topology import LabVM
+from l2pop.secretfile import write_secret
+from l2pop.tlsclient import ClientTls, httpx_verify
 
 __all__ = ["SERVER_PORT", "ControlPlane", "l2pop_command"]
 
@@ -52,24 +57,42 @@ class ControlPlane:
     host_tokens: dict[str, Path] = field(default_factory=dict)
     # The agent program; ``l2pop agent`` unless a developer points it elsewhere.
     agent_command: list[str] = field(default_factory=lambda: [*l2pop_command(), "agent"])
+    # The run's CA directory (ca.pem, server.pem, <host>.pem); None: plain HTTP.
+    pki: Path | None = None
 
     @classmethod
-    def start(cls, fabric: Fabric, *, server_args: Sequence[str] = ()) -> ControlPlane:
+    def start(
+        cls, fabric: Fabric, *, server_args: Sequence[str] = (), tls: bool = True
+    ) -> ControlPlane:
+        from l2pop.server.auth import new_token
+
         control = fabric.control
         if control is None:
             raise LabError("the fabric has no control namespace")
-        token = secrets.token_urlsafe(24)
+        token = new_token()
         token_file = fabric.workdir / "admin.token"
-        token_file.write_text(token + "\n")
-        token_file.chmod(0o600)
+        write_secret(token_file, token)
         argv = [*l2pop_command(), "server", "--db", str(fabric.workdir / "l2pop.db")]
         argv += ["--listen", f"{control.ipv4}:{SERVER_PORT}", "--admin-token-file", str(token_file)]
+        pki = _make_pki(fabric.workdir / "pki", control.ipv4) if tls else None
+        if pki is not None:
+            argv += ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
+            argv += ["--client-ca", str(pki / "ca.pem")]
+        scheme = "https" if tls else "http"
         server = fabric.start("server", control.netns, [*argv, *server_args])
-        url = "http://" + fabric.forward(control.netns, control.ipv4, SERVER_PORT)
-        wait_http_ok(url + "/healthz", timeout=SERVER_READY_TIMEOUT_S, process=server)
-        client = httpx.Client(base_url=url, headers={"X-Auth-Token": token}, timeout=10.0)
-        inner = f"http://{control.ipv4}:{SERVER_PORT}"
-        return cls(fabric, server, url, inner, token, client)
+        url = f"{scheme}://" + fabric.forward(control.netns, control.ipv4, SERVER_PORT)
+        verify = httpx_verify(ClientTls(pki / "ca.pem") if pki else None)
+        ready = SERVER_READY_TIMEOUT_S
+        wait_http_ok(url + "/healthz", timeout=ready, process=server, verify=verify)
+        client = httpx.Client(
+            base_url=url, headers={"X-Auth-Token": token}, timeout=10.0, verify=verify
+        )
+        inner = f"{scheme}://{control.ipv4}:{SERVER_PORT}"
+        return cls(fabric, server, url, inner, token, client, pki=pki)
+
+    @property
+    def ca_file(self) -> Path | None:
+        return None if self.pki is None else self.pki / "ca.pem"
 
     def close(self) -> None:
         self.client.close()
@@ -87,9 +110,12 @@ class ControlPlane:
         tunnel_ip = self.fabric.host(host).tunnel_ip(ipv6_underlay)
         answer = self._call("POST", "/v1/hosts", {"name": host, "tunnel_ip": tunnel_ip})
         path = self.fabric.workdir / f"{host}.token"
-        path.write_text(str(answer["token"]) + "\n")
-        path.chmod(0o600)
+        write_secret(path, str(answer["token"]))
         self.host_tokens[host] = path
+        if self.pki is not None:
+            from l2pop.pki import issue
+
+            issue(self.pki, host, [host], server=False)
         return path
 
     def create_network(self, name: str, vni: int, mtu: int = 1450) -> JSON:
@@ -136,6 +162,10 @@ class ControlPlane:
         argv = [*self.agent_command, "--host", host]
         argv += ["--tunnel-ip", lab_host.tunnel_ip(ipv6_underlay), "--server", self.inner_url]
         argv += ["--token-file", str(token), "--mode", mode, "--interface", lab_host.uplink]
+        if self.pki is not None:
+            pki = self.pki
+            argv += ["--ca-file", str(pki / "ca.pem")]
+            argv += ["--cert", str(pki / f"{host}.pem"), "--key", str(pki / f"{host}.key")]
         self.agents[host] = self.fabric.start(f"agent-{host}", lab_host.netns, argv)
 
     def stop_agent(self, host: str) -> None:
@@ -189,3 +219,12 @@ class ControlPlane:
             return all(statuses.get(p) == status for p in port_ids)
 
         wait_until(reached, timeout=timeout, what=f"ports {status}", interval=0.1)
+
+
+def _make_pki(directory: Path, server_ip: str) -> Path:
+    """A CA and the server's certificate for its underlay address and the forwarder's."""
+    from l2pop.pki import issue, make_ca
+
+    make_ca(directory, "l2pop lab CA")
+    issue(directory, "server", [server_ip, "127.0.0.1", "localhost"], server=True)
+    return directory

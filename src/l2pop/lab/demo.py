@@ -230,7 +230,11 @@ def run_demo(cfg: DemoConfig, say: Progress) -> DemoResult:
             cp.close()
         if cfg.keep:
             result.kept = fabric.keep(
-                {"server_url": cp.url, "admin_token_file": str(fabric.workdir / "admin.token")}
+                {
+                    "server_url": cp.url,
+                    "admin_token_file": str(fabric.workdir / "admin.token"),
+                    "ca_file": str(cp.ca_file or ""),
+                }
             )
     result.timings_s["total"] = round(time.monotonic() - started, 3)
     return result

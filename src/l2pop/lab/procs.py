@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -129,6 +130,7 @@ def wait_http_ok(
     timeout: float,
     process: ManagedProcess | None = None,
     headers: Mapping[str, str] | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> None:
     """Poll ``url`` until it answers 200 (bounded); fail early if ``process`` died."""
 
@@ -136,7 +138,8 @@ def wait_http_ok(
         if process is not None:
             process.check_running()
         try:
-            return httpx.get(url, timeout=1.0, headers=dict(headers or {})).status_code == 200
+            answer = httpx.get(url, timeout=1.0, headers=dict(headers or {}), verify=verify)
+            return answer.status_code == 200
         except httpx.HTTPError:
             return False
 

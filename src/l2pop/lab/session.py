@@ -40,6 +40,7 @@ def lab_up(cfg: DemoConfig, say: Progress, state_dir: Path = DEFAULT_STATE_DIR) 
                 "server_url": cp.url,
                 "server_url_underlay": cp.inner_url,
                 "admin_token_file": str(fabric.workdir / "admin.token"),
+                "ca_file": str(cp.ca_file or ""),
                 "mode": cfg.mode,
             }
         )

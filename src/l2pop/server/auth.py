@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from l2pop.errors import AuthError, ForbiddenError
+from l2pop.secretfile import read_secret, write_secret
 
 __all__ = [
     "AdminToken",
@@ -23,6 +23,7 @@ __all__ = [
     "hash_token",
     "load_admin_token",
     "new_token",
+    "reload_admin_token",
     "token_from_headers",
 ]
 
@@ -76,6 +77,10 @@ class AdminToken:
     def matches(self, token_hash: str) -> bool:
         return hmac.compare_digest(self._hash, token_hash)
 
+    def replace(self, token: str) -> None:
+        """Accept ``token`` from now on, and no longer the previous one."""
+        self._hash = hash_token(token)
+
 
 def load_admin_token(path: Path | None, db_path: Path | None) -> tuple[AdminToken, Path | None]:
     """Read the admin token, or create one (0600) next to the database.
@@ -83,14 +88,28 @@ def load_admin_token(path: Path | None, db_path: Path | None) -> tuple[AdminToke
     Returns the token checker and, when a token was generated, the file written.
     """
     if path is not None and path.exists():
-        token = path.read_text().strip()
+        token = read_secret(path, "admin token")
         if not token:
             raise AuthError(f"admin token file {path} is empty")
         return AdminToken(token), None
     target = path or (db_path.parent if db_path else Path.cwd()) / "admin.token"
     token = new_token()
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(token + "\n")
+    write_secret(target, token)
     log.warning("generated an admin token in %s", target)
     return AdminToken(token), target
+
+
+def reload_admin_token(path: Path, admin: AdminToken) -> bool:
+    """Re-read the admin token file into ``admin``; an unreadable or empty file keeps
+    the current token (a rotation caught half-way must not lock the admin out)."""
+    try:
+        token = read_secret(path, "admin token")
+    except OSError as exc:
+        log.error("admin token not reloaded from %s: %s", path, exc)
+        return False
+    if not token:
+        log.error("admin token not reloaded: %s is empty", path)
+        return False
+    admin.replace(token)
+    log.info("admin token reloaded from %s", path)
+    return True

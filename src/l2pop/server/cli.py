@@ -62,6 +62,27 @@ def register(app: typer.Typer) -> None:
                 "--no-stream-writer writes them from the server's own thread.",
             ),
         ] = True,
+        tls_cert: Annotated[
+            Path | None,
+            typer.Option(
+                "--tls-cert",
+                dir_okay=False,
+                help="Server certificate (PEM, chain after it): serve HTTPS only. "
+                "Re-read on SIGHUP and when the file changes.",
+            ),
+        ] = None,
+        tls_key: Annotated[
+            Path | None, typer.Option("--tls-key", dir_okay=False, help="Key of --tls-cert (PEM).")
+        ] = None,
+        client_ca: Annotated[
+            Path | None,
+            typer.Option(
+                "--client-ca",
+                dir_okay=False,
+                help="CA of the hosts' client certificates: a host token is then accepted "
+                "only with a certificate naming that host (CN or DNS SAN).",
+            ),
+        ] = None,
     ) -> None:
         """Run the l2pop server: Neutron v2.0 subset + host list/watch API."""
         from l2pop.errors import L2popError
@@ -71,6 +92,15 @@ def register(app: typer.Typer) -> None:
         if db is not None and etcd is not None:
             raise typer.BadParameter("--db and --etcd exclude each other: choose one store")
         setup_logging(log_level)
+        if (tls_cert is None) != (tls_key is None):
+            raise typer.BadParameter("--tls-cert and --tls-key go together")
+        if client_ca is not None and tls_cert is None:
+            raise typer.BadParameter("--client-ca needs --tls-cert and --tls-key")
+        tls = None
+        if tls_cert is not None and tls_key is not None:
+            from l2pop.server.tls import TlsFiles
+
+            tls = TlsFiles(tls_cert, tls_key, client_ca)
         try:
             options = ServerOptions(
                 db=db or Path("l2pop.db"),
@@ -80,7 +110,9 @@ def register(app: typer.Typer) -> None:
                 max_body=max_body,
                 retain=retain,
                 access_log=access_log,
-                stream_writer=stream_writer,
+                # The writer process gets plain sockets: it cannot write into a TLS session.
+                stream_writer=stream_writer and tls is None,
+                tls=tls,
             )
             store = None
             if etcd is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -14,12 +15,15 @@ import uvicorn
 from l2pop.errors import ValidationError
 from l2pop.server.api.app import create_app
 from l2pop.server.api.fastpath import AgentFastPath
-from l2pop.server.auth import load_admin_token
+from l2pop.server.api.guard import Guard
+from l2pop.server.auth import AdminToken, load_admin_token, reload_admin_token
 from l2pop.server.gcpolicy import GcPolicy, run_gc_policy
 from l2pop.server.metrics import Metrics
+from l2pop.server.reloader import Reloader
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.base import DEFAULT_RETAIN, Store
 from l2pop.server.store.sqlite import SQLiteStore
+from l2pop.server.tls import ServerTls, TlsFiles
 
 __all__ = ["ServerOptions", "parse_listen", "parse_vni_range", "serve"]
 
@@ -46,6 +50,7 @@ class ServerOptions:
     access_log: bool = False
     stream_writer: bool = True  # watch streams written by a second process
     gc: GcPolicy = field(default_factory=GcPolicy)
+    tls: TlsFiles | None = None  # HTTPS only when set
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -100,6 +105,8 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
 
     services: list[Service] = []
     tasks: list[asyncio.Task[None]] = []
+    tls = ServerTls(options.tls) if options.tls is not None else None
+    reloader = _reloader(tls, options.admin_token_file or written, admin)
 
     async def open_service() -> Service:
         metrics = Metrics()
@@ -114,10 +121,17 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
         services.append(service)
         # The view is loaded: freeze it out of the collector's full passes.
         tasks.append(asyncio.create_task(run_gc_policy(options.gc)))
-        log.info("serving at revision %d on %s:%d", service.view.revision, host, port)
+        tasks.append(reloader.start())
+        scheme = "https" if tls is not None else "http"
+        log.info("serving at revision %d on %s://%s:%d", service.view.revision, scheme, host, port)
         return service
 
-    app = AgentFastPath(create_app(open_service, options.max_body))
+    api = create_app(open_service, options.max_body)
+    app = Guard(
+        AgentFastPath(api),
+        lambda: getattr(api.state, "ctx", None),
+        bind=tls is not None and tls.client_certificates,
+    )
     server = _Server(
         uvicorn.Config(
             app,
@@ -127,8 +141,21 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
             access_log=options.access_log,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             lifespan="on",
+            # The live context itself (not files for uvicorn to read), so that a
+            # reload into it reaches every handshake from then on.
+            ssl_context_factory=None if tls is None else lambda _config, _default: tls.context,
         ),
         services,
         tasks,
     )
     server.run()
+
+
+def _reloader(tls: ServerTls | None, admin_file: Path | None, admin: AdminToken) -> Reloader:
+    """What SIGHUP and a changed file re-read: the TLS files, the admin token file."""
+    watched: list[tuple[list[Path], Callable[[], object]]] = []
+    if tls is not None:
+        watched.append((tls.files.paths, tls.reload))
+    if admin_file is not None:
+        watched.append(([admin_file], lambda: reload_admin_token(admin_file, admin)))
+    return Reloader(watched)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from l2pop.errors import AuthError, ConflictError, StoreUnavailableError
+from l2pop.server.audit import note_revision
 from l2pop.server.auth import AdminToken, Principal, hash_token, token_from_headers
 from l2pop.server.fanout import Hub
 from l2pop.server.metrics import Metrics
@@ -144,5 +145,6 @@ class Service:
             except TimeoutError:
                 raise StoreUnavailableError("the store did not acknowledge in time") from None
             await self.view.wait_for(record.revision)
+            note_revision(record.revision)
             return record
         raise ConflictError("too many concurrent updates of the same resource; retry")

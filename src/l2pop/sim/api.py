@@ -62,6 +62,7 @@ class SimApi:
         self.retries = 0  # requests sent again after a closed keep-alive connection
         self.fast = fast
         self.timeout = timeout
+        self.ca_file: str | None = None  # the server's CA, for the agents' own clients
         url = urlsplit(self.base_url)
         self._key = (url.hostname or "127.0.0.1", url.port or 80)
         self._prefix = url.path.rstrip("/")

@@ -93,6 +93,12 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(help="Extra argument for `l2pop server` (repeat for several)."),
         ] = None,
+        tls: bool = typer.Option(
+            False,
+            "--tls",
+            help="Run the server on HTTPS (a CA made for the run): every simulated agent "
+            "and the driver speak TLS.",
+        ),
         tmpfs: bool = typer.Option(
             False,
             help="Put the server's database on /dev/shm: fsync is free there, so the run "
@@ -147,6 +153,7 @@ def register(app: typer.Typer) -> None:
             workdir=workdir,
             server_args=tuple(server_arg or ()),
             tmpfs=tmpfs,
+            tls=tls,
             workers=default_workers() if workers < 0 else workers,
         )
         result = run_and_report(config, command, progress)

@@ -17,6 +17,7 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from l2pop.agent.client import HostApi
 from l2pop.core import Host, Network, Port, PortStatus, Snapshot, desired
@@ -24,6 +25,7 @@ from l2pop.sim.agent import AgentStats, LineLog, SimAgent, Sink
 from l2pop.sim.plane import AgentPlane, by_vni
 from l2pop.sim.tracker import LineRecord
 from l2pop.sim.transport import FastTransport
+from l2pop.tlsclient import client_context
 
 __all__ = ["AgentGroup", "GroupResult", "Member", "bounded", "frozen_heap"]
 
@@ -93,8 +95,12 @@ class GroupResult:
 class AgentGroup:
     """The simulated agents of some hosts, in the running event loop."""
 
-    def __init__(self, base_url: str, members: Iterable[Member], sink: Sink) -> None:
-        self.transport = FastTransport(shared=True)
+    def __init__(
+        self, base_url: str, members: Iterable[Member], sink: Sink, ca_file: str | None = None
+    ) -> None:
+        https = base_url.startswith("https:")
+        tls = client_context(Path(ca_file) if ca_file else None) if https else None
+        self.transport = FastTransport(shared=True, tls=tls)
         self.log = LineLog(sink)
         self.agents: dict[str, SimAgent] = {}
         for host, token in members:

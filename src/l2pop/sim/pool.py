@@ -40,7 +40,9 @@ class WorkerError(L2popError):
 class AgentPool(Protocol):
     """What the driver asks of the simulated agents (see :class:`AgentGroup`)."""
 
-    async def start(self, base_url: str, members: Sequence[Member]) -> None: ...
+    async def start(
+        self, base_url: str, members: Sequence[Member], ca_file: str | None = None
+    ) -> None: ...
     async def wait_build(self, host: str, port_id: str, timeout: float) -> bool: ...
     async def plug(self, host: str, port_id: str) -> float: ...
     def unplug(self, host: str, port_id: str) -> None: ...
@@ -65,8 +67,10 @@ class LocalPool:
         assert self.group is not None, "start first"
         return self.group
 
-    async def start(self, base_url: str, members: Sequence[Member]) -> None:
-        self.group = AgentGroup(base_url, members, self.sink)
+    async def start(
+        self, base_url: str, members: Sequence[Member], ca_file: str | None = None
+    ) -> None:
+        self.group = AgentGroup(base_url, members, self.sink, ca_file)
         await self.group.start()
 
     async def wait_build(self, host: str, port_id: str, timeout: float) -> bool:
@@ -204,13 +208,15 @@ class ProcessPool:
             reader, writer = await asyncio.open_unix_connection(sock=mine)
             self.workers.append(_Worker(process, reader, writer, self.sink))
 
-    async def start(self, base_url: str, members: Sequence[Member]) -> None:
+    async def start(
+        self, base_url: str, members: Sequence[Member], ca_file: str | None = None
+    ) -> None:
         shares: list[list[Member]] = [[] for _ in self.workers]
         for n, member in enumerate(members):
             shares[n % len(self.workers)].append(member)
             self.worker_of[member[0].name] = self.workers[n % len(self.workers)]
         pairs = zip(self.workers, shares, strict=True)
-        await asyncio.gather(*(w.call("init", base_url, share) for w, share in pairs))
+        await asyncio.gather(*(w.call("init", base_url, share, ca_file) for w, share in pairs))
         await asyncio.gather(*(w.call("start") for w in self.workers))
 
     async def wait_build(self, host: str, port_id: str, timeout: float) -> bool:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import ssl
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -73,6 +74,8 @@ class SimConfig:
     tmpfs: bool = False
     # processes running the simulated agents (0: in the driver's own event loop)
     workers: int = field(default_factory=default_workers)
+    # The server on HTTPS (a CA made for the run); every simulated agent over TLS.
+    tls: bool = False
 
 
 # Called with (phase, done, total) as actions complete.
@@ -248,7 +251,7 @@ async def _setup(run: SimRun, api: SimApi, pool: AgentPool) -> None:
         run.net_ids[network.id] = await api.create_network(network)
     # One client per agent, the agent's own (HostApi), with the host's own token.
     members: list[Member] = [(host, tokens[host.name]) for host in fabric.hosts]
-    await pool.start(api.base_url, members)
+    await pool.start(api.base_url, members, api.ca_file)
 
 
 def _split(workload: Workload) -> tuple[list[tuple[int, Action]], list[tuple[int, Action]]]:
@@ -279,7 +282,7 @@ async def simulate(
     run.hosts = [h.name for h in workload.fabric.hosts]
     sampler = ProcSampler(server.pid)
     sampler.start()
-    transport = FastTransport(shared=True)
+    transport = FastTransport(shared=True, tls=_tls(server))
     pool = await open_pool(config.workers, run.tracker)
     try:
         async with frozen_heap():
@@ -304,6 +307,7 @@ async def _run(
         base_url=server.url, limits=limits, timeout=httpx.Timeout(30.0), transport=transport
     ) as client:
         api = SimApi(client, server.admin_token, fast=transport)
+        api.ca_file = str(server.ca_file) if server.ca_file else None
         await _play_all(run, api, pool, sampler, progress)
         await _settle(run, pool)
         run.server["rss_mib_end"] = sampler.rss() / MIB
@@ -360,6 +364,14 @@ async def _play_all(
     run.sim_cpu["load_avg_1m_end"] = os.getloadavg()[0]
 
 
+def _tls(server: ServerProcess) -> ssl.SSLContext | None:
+    if server.ca_file is None:
+        return None
+    from l2pop.tlsclient import client_context
+
+    return client_context(server.ca_file)
+
+
 def run_simulation(config: SimConfig, progress: Progress | None = None) -> SimRun:
     """Start a server in a temporary directory, simulate, stop it."""
     with contextlib.ExitStack() as stack:
@@ -369,7 +381,7 @@ def run_simulation(config: SimConfig, progress: Progress | None = None) -> SimRu
             workdir = Path(
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="l2pop-sim-", dir=where))
             )
-        server = stack.enter_context(running_server(workdir, config.server_args))
+        server = stack.enter_context(running_server(workdir, config.server_args, tls=config.tls))
         coro = simulate(dataclasses.replace(config, workdir=workdir), server, progress)
         return asyncio.run(asyncio.wait_for(coro, config.time_limit_s))
     raise AssertionError("unreachable")  # pragma: no cover

@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from l2pop.secretfile import write_secret
 
 __all__ = ["ServerProcess", "free_port", "running_server"]
 
@@ -35,6 +38,7 @@ class ServerProcess:
     pid: int
     db_path: Path
     log_path: Path
+    ca_file: Path | None = None  # HTTPS: the CA of the server's certificate
 
 
 def free_port() -> int:
@@ -45,14 +49,17 @@ def free_port() -> int:
         return port
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def _wait_healthy(
+    url: str, process: subprocess.Popen[bytes], log_path: Path, ca_file: Path | None
+) -> None:
+    verify = ssl.create_default_context(cafile=ca_file) if ca_file else True
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"l2pop server exited with {process.returncode}:\n{tail}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=1.0, verify=verify).status_code == 200:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"l2pop server did not answer /healthz within {STARTUP_TIMEOUT_S} s")
@@ -70,13 +77,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(workdir: Path, extra_args: Sequence[str] = ()) -> Iterator[ServerProcess]:
-    """Start ``l2pop server`` with its database and logs in ``workdir``; stop it on exit."""
+def running_server(
+    workdir: Path, extra_args: Sequence[str] = (), *, tls: bool = False
+) -> Iterator[ServerProcess]:
+    """Start ``l2pop server`` with its database and logs in ``workdir``; stop it on exit.
+    ``tls``: HTTPS, with a certificate from a CA made in ``workdir/pki``."""
     workdir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(16)
     token_file = workdir / "admin.token"
-    token_file.write_text(token + "\n")
-    token_file.chmod(0o600)
+    write_secret(token_file, token)
+    ca_file = None
+    if tls:
+        from l2pop.pki import issue, make_ca
+
+        pki = workdir / "pki"
+        ca_file = make_ca(pki).cert
+        served = issue(pki, "server", ["127.0.0.1"], server=True)
+        extra_args = [*extra_args, "--tls-cert", str(served.cert), "--tls-key", str(served.key)]
     db_path = workdir / "l2pop.db"
     log_path = workdir / "server.log"
     listen = f"127.0.0.1:{free_port()}"
@@ -101,8 +118,8 @@ def running_server(workdir: Path, extra_args: Sequence[str] = ()) -> Iterator[Se
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     try:
-        url = f"http://{listen}"
-        _wait_healthy(url, process, log_path)
-        yield ServerProcess(url, token, process.pid, db_path, log_path)
+        url = f"{'https' if tls else 'http'}://{listen}"
+        _wait_healthy(url, process, log_path, ca_file)
+        yield ServerProcess(url, token, process.pid, db_path, log_path, ca_file)
     finally:
         _stop(process)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -63,7 +64,14 @@ class FastTransport(httpx.AsyncBaseTransport):
     """Keep-alive HTTP/1.1 over asyncio streams. ``shared``: several clients use it, so
     a client's ``aclose`` leaves it open (close it with :meth:`close`)."""
 
-    def __init__(self, *, shared: bool = False, keepalive_s: float = KEEPALIVE_S) -> None:
+    def __init__(
+        self,
+        *,
+        shared: bool = False,
+        keepalive_s: float = KEEPALIVE_S,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self._tls = tls  # https:// URLs only, and only with a context
         self._shared = shared
         self._keepalive_s = keepalive_s
         self._idle: dict[tuple[str, int], deque[_Conn]] = {}
@@ -97,7 +105,7 @@ class FastTransport(httpx.AsyncBaseTransport):
             conn.close()
         try:
             async with _Timeout.of(timeout):
-                reader, writer = await asyncio.open_connection(key[0], key[1])
+                reader, writer = await asyncio.open_connection(key[0], key[1], ssl=self._tls)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"connect {key}", request=request) from None
         except OSError as exc:
@@ -106,9 +114,9 @@ class FastTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        if url.scheme != "http":
-            raise httpx.UnsupportedProtocol(f"{url.scheme}: only http:// here", request=request)
-        key = (url.host, url.port or 80)
+        if url.scheme != ("https" if self._tls else "http"):
+            raise httpx.UnsupportedProtocol(f"{url.scheme}: not what this transport speaks")
+        key = (url.host, url.port or (443 if self._tls else 80))
         timeouts = request.extensions.get("timeout", {})
         body = await request.aread()
         lines = [b"%s %s HTTP/1.1" % (request.method.encode(), url.raw_path)]

@@ -112,7 +112,7 @@ async def _serve(sock: socket.socket) -> None:
             except (asyncio.IncompleteReadError, ConnectionError):
                 return  # the driver went away
             if op == "init":
-                group = AgentGroup(args[0], args[1], channel)
+                group = AgentGroup(args[0], args[1], channel, args[2])
                 channel.send(("ok", request, None))
                 continue
             assert group is not None, "init first"

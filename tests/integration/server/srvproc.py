@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -33,10 +34,15 @@ class ServerProc:
     port: int
     process: subprocess.Popen[bytes] | None = None
     extra: tuple[str, ...] = ()  # arguments of every start (a restart keeps them)
+    ca_file: Path | None = None  # set: the server runs HTTPS with a certificate from this CA
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca_file else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
 
     @property
     def db(self) -> Path:
@@ -59,11 +65,15 @@ class ServerProc:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                healthz = httpx.get(f"{self.url}/healthz", timeout=1, verify=self.verify)
+                if healthz.status_code == 200:
                     # The port was free when picked; make sure the server answering
                     # is ours (our admin token works, our process still runs).
                     mine = httpx.get(
-                        f"{self.url}/v2.0/networks", headers={"X-Auth-Token": self.token}, timeout=1
+                        f"{self.url}/v2.0/networks",
+                        headers={"X-Auth-Token": self.token},
+                        timeout=1,
+                        verify=self.verify,
                     )
                     if mine.status_code == 200 and self.process.poll() is None:
                         return
@@ -87,13 +97,19 @@ class ServerProc:
 
     def client(self, token: str | None = None) -> httpx.Client:
         return httpx.Client(
-            base_url=self.url, headers={"X-Auth-Token": token or self.token}, timeout=10
+            base_url=self.url,
+            headers={"X-Auth-Token": token or self.token},
+            timeout=10,
+            verify=self.verify,
         )
 
 
 @contextlib.contextmanager
-def running(workdir: Path, extra: Sequence[str] = ()) -> Iterator[ServerProc]:
-    server = ServerProc(workdir, "admin-" + os.urandom(8).hex(), free_port())
+def running(
+    workdir: Path, extra: Sequence[str] = (), ca_file: Path | None = None
+) -> Iterator[ServerProc]:
+    """``ca_file``: the server's ``extra`` make it serve HTTPS with a certificate of that CA."""
+    server = ServerProc(workdir, "admin-" + os.urandom(8).hex(), free_port(), ca_file=ca_file)
     server.start(extra)
     try:
         yield server

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from l2pop.bench.server import run_bench, run_bench_on_etcd
+from l2pop.bench.server import run_bench, run_bench_on_etcd, run_plain_and_tls
 from l2pop.bench.server_load import LoadConfig
 
 
@@ -36,3 +36,13 @@ def test_bench_server_on_etcd_tiny_run_delivers_every_change(tmp_path: Path) -> 
     assert result["store"] == "etcd x1"
     assert result["changes_acked"] > 10
     assert result["undelivered_after_10s"] == 0
+
+
+def test_bench_server_tls_runs_plain_then_https_and_compares(tmp_path: Path) -> None:
+    cfg = LoadConfig(hosts=6, networks=2, ports=24, hosts_per_network=3, duration=1.0)
+    result = run_plain_and_tls(cfg, tmp_path, [])
+    assert (result["plain"]["tls"], result["tls"]["tls"]) == (False, True)
+    for run in (result["plain"], result["tls"]):
+        assert run["changes_acked"] > 10
+        assert run["undelivered_after_10s"] == 0
+    assert result["tls_over_plain"]["changes_per_s"] > 0

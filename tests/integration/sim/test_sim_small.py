@@ -6,7 +6,8 @@ dataplane must equal the core's desired state for its host (computed from
 the server's own listing), every watch line must be exactly the core's
 delta for that host at that revision, and no host may hear about a network
 it has no port on. It runs twice: with the agents in the driver's own process,
-and spread over two worker processes (their apply times come back over a pipe).
+and spread over two worker processes (their apply times come back over a pipe)
+talking HTTPS to a server on TLS.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 CONFIG = WorkloadConfig(hosts=50, networks=15, ports=1000, events=300, seed=3)
 
 
-@pytest.fixture(scope="module", params=[0, 2], ids=["in-process", "2-workers"])
+@pytest.fixture(scope="module", params=[0, 2], ids=["in-process", "2-workers-tls"])
 def small_run(request: pytest.FixtureRequest) -> tuple[SimRun, dict[str, Any]]:
     config = SimConfig(
         workers=request.param,
+        tls=request.param == 2,
         workload=CONFIG,
         rate=0.0,
         concurrency=16,

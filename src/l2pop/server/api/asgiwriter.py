@@ -28,7 +28,13 @@ from typing import Any, Protocol
 
 from starlette.types import Send
 
-__all__ = ["BodyWriter", "TransportWriter", "connection_transport", "transport_writer"]
+__all__ = [
+    "BodyWriter",
+    "TransportWriter",
+    "connection_transport",
+    "peer_certificate",
+    "transport_writer",
+]
 
 log = logging.getLogger(__name__)
 
@@ -170,3 +176,16 @@ def transport_writer(send: Send, max_buffer: int) -> TransportWriter | None:
     if transport is None or getattr(cycle, "chunked_encoding", None) is not True:
         return None
     return TransportWriter(send, transport, max_buffer)
+
+
+def peer_certificate(send: Send) -> dict[str, Any] | None:
+    """The verified client certificate of the TLS connection behind ``send``
+    (``SSLObject.getpeercert()``), or None: plain HTTP, no certificate, or not uvicorn."""
+    transport = connection_transport(send)
+    if transport is None:
+        return None
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    cert: dict[str, Any] | None = ssl_object.getpeercert() or None
+    return cert
