@@ -106,6 +106,8 @@ def lab(make_fabric: MakeFabric) -> Iterator[EvpnLab]:
         argv += ["--asn", str(ASN), "--router-id", control.ipv4, "--peer", frr.host.ipv4]
         argv += ["--peer-password-file", str(password_file), "--settle", "3"]
         argv += ["--workdir", str(fabric.workdir / "evpn")]
+        if cp.ca_file is not None:  # the lab runs on HTTPS: the gateway checks the server
+            argv += ["--ca-file", str(cp.ca_file)]
         gateway = fabric.start("evpn", control.netns, argv)
         yield EvpnLab(fabric, cp, frr, net, argv, gateway)
     finally:
@@ -146,6 +148,8 @@ def test_l2pop_and_frr_vteps_share_one_overlay(lab: EvpnLab) -> None:
         )
     # `l2pop state` shows them beside the host's entries.
     env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"}
+    if cp.ca_file is not None:
+        env["L2POP_CA_FILE"] = str(cp.ca_file)
     shown = subprocess.run(
         [*l2pop_command(), "state", "host1", "--url", cp.url, "--token", cp.admin_token],
         capture_output=True, text=True, env=env, check=True, timeout=30,

@@ -13,6 +13,7 @@ import httpx
 
 from l2pop.core import RemoteEndpoint
 from l2pop.errors import AuthError, ForbiddenError, GoneError, ServerUnreachableError
+from l2pop.tlsclient import ClientTls, httpx_verify
 
 __all__ = ["GatewayApi", "endpoint_body"]
 
@@ -31,7 +32,7 @@ def endpoint_body(ep: RemoteEndpoint) -> JSON:
 
 class GatewayApi:
     def __init__(self, url: str, token: str, ca_file: Path | None = None) -> None:
-        verify: Any = str(ca_file) if ca_file is not None else True
+        verify = httpx_verify(ClientTls(ca_file))
         timeout = httpx.Timeout(10.0, read=None)
         self.token = token
         self.client = httpx.AsyncClient(base_url=url.rstrip("/"), verify=verify, timeout=timeout)

@@ -46,6 +46,8 @@ def start_gateway(fabric: Fabric, cp: ControlPlane, peer: str, password: str) ->
     argv = [*l2pop_command(), "evpn", "--server", cp.inner_url, "--token-file", str(token_file)]
     argv += ["--asn", str(ASN), "--router-id", control.ipv4, "--peer", peer]
     argv += ["--peer-password-file", str(password_file), "--workdir", str(fabric.workdir / "evpn")]
+    if cp.ca_file is not None:  # the lab's server is on HTTPS
+        argv += ["--ca-file", str(cp.ca_file)]
     return fabric.start("evpn", control.netns, argv)
 
 
