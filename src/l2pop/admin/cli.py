@@ -1,4 +1,4 @@
-"""``l2pop network|port|host ...`` and ``l2pop state HOST``: the admin CLI.
+"""``l2pop network|subnet|port|host ...`` and ``l2pop state HOST``: the admin CLI.
 
 Server URL and token come from ``--url``/``--token`` or ``L2POP_URL``/``L2POP_TOKEN``
 (``--token-file``/``L2POP_TOKEN_FILE`` reads it from a file).
@@ -150,6 +150,10 @@ def _port_commands(port: typer.Typer) -> None:
         name: Annotated[str, typer.Option(help="Port name.")] = "",
         mac: Annotated[str | None, typer.Option(help="MAC; default fa:16:3e:xx:xx:xx.")] = None,
         ip: Annotated[list[str] | None, typer.Option("--ip", help="Fixed IP (repeat).")] = None,
+        subnet: Annotated[
+            list[str] | None,
+            typer.Option("--subnet", help="Take the next free address of this subnet (repeat)."),
+        ] = None,
         pair: Annotated[
             list[str] | None, typer.Option("--pair", help="Allowed pair IP[,MAC] (repeat).")
         ] = None,
@@ -163,8 +167,10 @@ def _port_commands(port: typer.Typer) -> None:
         fields: dict[str, Any] = {"network_id": network, "name": name, "device_id": device_id}
         if mac:
             fields["mac_address"] = mac
-        if ip:
-            fields["fixed_ips"] = [{"ip_address": a} for a in ip]
+        if ip or subnet:
+            # Neither: the server picks one address per IP version from the subnets.
+            fields["fixed_ips"] = [{"ip_address": a} for a in ip or []]
+            fields["fixed_ips"] += [{"subnet_id": s} for s in subnet or []]
         if pair:
             fields["allowed_address_pairs"] = _pairs(pair)
         if host:
@@ -312,6 +318,9 @@ def register(app: typer.Typer) -> None:
         group = typer.Typer(help=help_text, no_args_is_help=True)
         add(group)
         app.add_typer(group, name=name)
+    from l2pop.admin.subnet_cli import register_subnets
+
+    register_subnets(app)
     _state_command(app)
     from l2pop.admin import evpn_cli
 

@@ -12,12 +12,17 @@ import typer
 __all__ = ["register"]
 
 # Modules exposing ``register(bench: typer.Typer) -> None``.
-BENCH_MODULES = ("l2pop.bench.server", "l2pop.bench.dataplane", "l2pop.bench.sim")
+BENCH_MODULES = (
+    "l2pop.bench.server",
+    "l2pop.bench.dataplane",
+    "l2pop.bench.sim",
+    "l2pop.bench.ipam",
+)
 
 
 def register(app: typer.Typer) -> None:
     bench = typer.Typer(
-        name="bench", help="Benchmarks: server, dataplane, sim.", no_args_is_help=True
+        name="bench", help="Benchmarks: server, dataplane, sim, ipam.", no_args_is_help=True
     )
     for name in BENCH_MODULES:
         try:

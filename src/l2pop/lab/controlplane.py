@@ -25,7 +25,7 @@ from l2pop.lab.topology import LabVM
 from l2pop.secretfile import write_secret
 from l2pop.tlsclient import ClientTls, httpx_verify
 
-__all__ = ["SERVER_PORT", "ControlPlane", "l2pop_command"]
+__all__ = ["SERVER_PORT", "ControlPlane", "l2pop_command", "port_addresses"]
 
 SERVER_PORT = 9696
 SERVER_READY_TIMEOUT_S = 30.0
@@ -128,13 +128,25 @@ class ControlPlane:
         network: JSON = self._call("POST", "/v2.0/networks", {"network": body})["network"]
         return network
 
-    def create_port(self, network_id: str, host: str, ips: Sequence[str], name: str = "") -> JSON:
-        """A port on ``network_id``, bound to ``host`` unless ``host`` is empty (``DOWN``)."""
-        body: JSON = {
-            "network_id": network_id,
-            "name": name,
-            "fixed_ips": [{"ip_address": ip} for ip in ips],
-        }
+    def create_subnet(
+        self, network_id: str, cidr: str, pool: tuple[str, str] | None = None, name: str = ""
+    ) -> JSON:
+        """A subnet of ``network_id`` (its pool: ``pool`` or Neutron's default)."""
+        body: JSON = {"network_id": network_id, "cidr": cidr, "name": name}
+        body["ip_version"] = 6 if ":" in cidr else 4
+        if pool is not None:
+            body["allocation_pools"] = [{"start": pool[0], "end": pool[1]}]
+        subnet: JSON = self._call("POST", "/v2.0/subnets", {"subnet": body})["subnet"]
+        return subnet
+
+    def create_port(
+        self, network_id: str, host: str, ips: Sequence[str] | None, name: str = ""
+    ) -> JSON:
+        """A port on ``network_id``, bound to ``host`` unless ``host`` is empty (``DOWN``);
+        ``ips`` None: the server picks one address per subnet IP version (IPAM)."""
+        body: JSON = {"network_id": network_id, "name": name}
+        if ips is not None:
+            body["fixed_ips"] = [{"ip_address": ip} for ip in ips]
         if host:
             body["binding:host_id"] = host
         port: JSON = self._call("POST", "/v2.0/ports", {"port": body})["port"]
@@ -191,9 +203,12 @@ class ControlPlane:
         timeout: float = 20.0,
     ) -> LabVM:
         """Boot a VM as Nova would: a port bound to ``host``, then the tap plugged; returns
-        once the agent reported the port ``ACTIVE`` and the VM's link carries frames."""
+        once the agent reported the port ``ACTIVE`` and the VM's link carries frames.
+        Without ``ipv4``/``ipv6`` the addresses are the ones IPAM gave the port."""
         ips = [ip for ip in (ipv4, ipv6) if ip]
-        port = self.create_port(str(network["id"]), host, ips, name=name)
+        port = self.create_port(str(network["id"]), host, ips or None, name=name)
+        if not ips:
+            ipv4, ipv6 = port_addresses(port)
         vm = self.fabric.add_vm(
             name,
             host,
@@ -219,6 +234,15 @@ class ControlPlane:
             return all(statuses.get(p) == status for p in port_ids)
 
         wait_until(reached, timeout=timeout, what=f"ports {status}", interval=0.1)
+
+
+def port_addresses(port: JSON) -> tuple[str | None, str | None]:
+    """(the first IPv4, the first IPv6) fixed address of a port."""
+    ips = [str(item["ip_address"]) for item in port["fixed_ips"]]
+    return (
+        next((ip for ip in ips if ":" not in ip), None),
+        next((ip for ip in ips if ":" in ip), None),
+    )
 
 
 def _make_pki(directory: Path, server_ip: str) -> Path:

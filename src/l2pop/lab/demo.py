@@ -22,11 +22,11 @@ from typing import Any
 
 from l2pop.dataplane.base import bridge_name, vxlan_name
 from l2pop.lab.baseline import FloodAndLearn
-from l2pop.lab.controlplane import ControlPlane
+from l2pop.lab.controlplane import ControlPlane, port_addresses
 from l2pop.lab.fabric import Fabric
 from l2pop.lab.measure import PhaseResult, measure_ping
 from l2pop.lab.procs import wait_until
-from l2pop.lab.scenario import VmPlan, plan_vms
+from l2pop.lab.scenario import VmPlan, plan_vms, vm_ipv4, vm_ipv6
 from l2pop.lab.shell import run
 from l2pop.lab.topology import LabVM
 
@@ -36,6 +36,9 @@ VNI = 100
 BASELINE_VNI = 4242
 ACTIVE_TIMEOUT_S = 30.0
 PROGRAMMED_TIMEOUT_S = 15.0
+# The VMs' subnets (scenario.vm_ipv4/vm_ipv6 number the VMs from .10 / ::a up).
+DEMO_V4, DEMO_V4_LAST = "198.51.100.0/24", "198.51.100.254"
+DEMO_V6, DEMO_V6_LAST = "2001:db8:100::/64", "2001:db8:100::ffff"
 
 Progress = Callable[[str], None]
 
@@ -127,9 +130,11 @@ def bring_up_overlay(
     say(f"agents started on {len(fabric.hosts)} hosts (mode {cfg.mode})")
     network = cp.create_network("demo", VNI)
     say(f"network demo: VNI {VNI}, MTU {network.get('mtu', 1450)}")
-    ports = {
-        p.name: cp.create_port(network["id"], "", [p.ipv4, p.ipv6], name=p.name) for p in plans
-    }
+    # The VMs' addresses come from the subnets' IPAM, as in a cloud: the pools
+    # start at the plan's first address, so IPAM hands out the planned ones.
+    cp.create_subnet(network["id"], DEMO_V4, (vm_ipv4(0), DEMO_V4_LAST), name="demo-v4")
+    cp.create_subnet(network["id"], DEMO_V6, (vm_ipv6(0), DEMO_V6_LAST), name="demo-v6")
+    ports = {p.name: cp.create_port(network["id"], "", None, name=p.name) for p in plans}
     names = {str(port["id"]): name for name, port in ports.items()}
     watch = _StatusWatch(cp, network["id"], names, say)
     watch.poll()
@@ -138,13 +143,14 @@ def bring_up_overlay(
     watch.poll()
     for plan in plans:
         port = ports[plan.name]
+        ipv4, ipv6 = port_addresses(port)
         fabric.add_vm(
             plan.name,
             plan.host,
             port_id=str(port["id"]),
             mac=str(port["mac_address"]),
-            ipv4=plan.ipv4,
-            ipv6=plan.ipv6,
+            ipv4=ipv4,
+            ipv6=ipv6,
             mtu=int(network.get("mtu", 1450)),
         )
         watch.poll()

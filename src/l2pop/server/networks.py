@@ -12,6 +12,7 @@ from l2pop.errors import ConflictError, NotFoundError, ValidationError
 from l2pop.server.records import NETWORK
 from l2pop.server.service import Service, utc_now
 from l2pop.server.store.base import ABSENT, INDEX, JSON, CheckNone, Delete, Op, Put
+from l2pop.server.subnet_refs import network_subnet_ops
 from l2pop.server.validate import parse_network, unwrap
 
 __all__ = ["NetworkOps"]
@@ -124,6 +125,8 @@ class NetworkOps:
                 CheckNone(INDEX, f"mac/{network_id}/"),
                 Delete(NETWORK, network_id, stored.mod_revision),
                 Delete(INDEX, f"vni/{vni}"),
+                # Neutron deletes a network's subnets with it when no port is left.
+                *network_subnet_ops(self.service, network_id),
             ]
 
         await self.service.write(build)

@@ -13,6 +13,7 @@ from typing import Any
 
 from l2pop.core import PortEvent, PortStatus, next_status
 from l2pop.errors import ConflictError, NotFoundError
+from l2pop.server.ipam import Allocator, Held, subnet_guards
 from l2pop.server.networks import NetworkNotFound
 from l2pop.server.records import NETWORK, PORT, index_keys, port_of
 from l2pop.server.service import Service, utc_now
@@ -49,6 +50,7 @@ def status_after(old: JSON | None, new: JSON) -> str:
 class PortOps:
     def __init__(self, service: Service) -> None:
         self.service = service
+        self.allocator = Allocator(service.view)
 
     def stored(self, port_id: str) -> StoredRecord:
         stored = self.service.view.get(PORT, port_id)
@@ -91,33 +93,46 @@ class PortOps:
         fields = parse_port(unwrap(body, "port"), create=True)
         port_id = str(uuid.uuid4())
         mac = fields.get("mac_address")
+        held = Held(self.allocator)
 
         def build() -> list[Op]:
+            held.release()  # a retry picks again, from the refreshed view
             network_id = fields["network_id"]
             network = self.service.view.get(NETWORK, network_id)
             if network is None:
                 raise NetworkNotFound(f"Network {network_id} could not be found.")
             chosen_mac = mac or self._free_mac(network_id)
             record = _new_record(port_id, {**fields, "mac_address": chosen_mac})
+            record["fixed_ips"] = self.allocator.resolve(record, fields.get("fixed_ips"), [], held)
             record["status"] = status_after(None, record)
             self._check_unique(record, skip=None)
             ops: list[Op] = [
                 Check(NETWORK, network_id, network.mod_revision),
+                *subnet_guards(self.service.view, record["fixed_ips"]),
                 Put(PORT, port_id, record, ABSENT),
             ]
             ops += _claims(index_keys(PORT, record), port_id)
             return ops
 
-        await self.service.write(build)
+        try:
+            await self.service.write(build)
+        finally:
+            held.release()
         return self.get(port_id)
 
     async def update(self, port_id: str, body: object) -> JSON:
         fields = parse_port(unwrap(body, "port"), create=False)
+        held = Held(self.allocator)
 
         def build() -> list[Op]:
+            held.release()
             stored = self.stored(port_id)
             current = stored.value
             new = {**current, **fields}
+            if "fixed_ips" in fields:  # freed and allocated in this one write
+                new["fixed_ips"] = self.allocator.resolve(
+                    new, fields["fixed_ips"], current["fixed_ips"], held
+                )
             if "allowed_address_pairs" in fields:
                 new["allowed_address_pairs"] = _default_pair_macs(
                     fields["allowed_address_pairs"], new["mac_address"]
@@ -133,9 +148,18 @@ class PortOps:
             new["revision_number"] = current["revision_number"] + 1
             new["updated_at"] = utc_now()
             self._check_unique(new, skip=port_id)
-            return [Put(PORT, port_id, new, stored.mod_revision), *_reindex(current, new, port_id)]
+            # Only newly used subnets need a guard: one the port already uses cannot go.
+            added = [ip for ip in new["fixed_ips"] if ip not in current["fixed_ips"]]
+            return [
+                *subnet_guards(self.service.view, added),
+                Put(PORT, port_id, new, stored.mod_revision),
+                *_reindex(current, new, port_id),
+            ]
 
-        await self.service.write(build)
+        try:
+            await self.service.write(build)
+        finally:
+            held.release()
         return self.get(port_id)
 
     async def delete(self, port_id: str) -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "PORT",
     "RD_INDEX",
     "REMOTE",
+    "SUBNET",
     "host_of",
     "host_view",
     "index_keys",
@@ -35,6 +36,8 @@ HOST = "host"
 GATEWAY = "gateway"
 REMOTE = "remote"
 RD_INDEX = "evpn_rd"
+# Subnets are not forwarding state: the core never sees them (IPAM only).
+SUBNET = "subnet"
 
 
 def network_of(rec: JSON) -> Network:
@@ -114,7 +117,7 @@ def host_view(rec: JSON) -> JSON:
 
 
 def index_keys(kind: str, rec: JSON) -> Iterator[str]:
-    """The unique-index keys a record claims (VNI; MAC and IPs per network; tunnel IP)."""
+    """The unique-index keys a record claims (VNI; MAC, IPs per network/subnet; tunnel IP)."""
     if kind == NETWORK:
         yield f"vni/{rec['provider:segmentation_id']}"
     elif kind == PORT:
@@ -122,5 +125,9 @@ def index_keys(kind: str, rec: JSON) -> Iterator[str]:
         yield f"mac/{net}/{rec['mac_address']}"
         for ip in rec["fixed_ips"]:
             yield f"ip/{net}/{ip['ip_address']}"
+            # Per subnet too: deleting a subnet checks that no ``ipam/<subnet>/``
+            # key remains (one range compare, as for a network's ports).
+            if "subnet_id" in ip:
+                yield f"ipam/{ip['subnet_id']}/{ip['ip_address']}"
     elif kind == HOST:
         yield f"tunnel_ip/{rec['tunnel_ip']}"

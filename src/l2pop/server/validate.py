@@ -86,6 +86,13 @@ def _bool(value: object, field: str) -> bool:
     return value
 
 
+def _numeric(value: object) -> object:
+    """A numeric string as its integer (Neutron converts; the openstack CLI sends "1500")."""
+    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,12}", value.strip()):
+        return int(value)
+    return value
+
+
 def parse_network(body: Mapping[str, Any], *, create: bool) -> JSON:
     """Validated network fields present in ``body`` (defaults are the service's)."""
     _check_fields(body, NETWORK_CREATE_FIELDS if create else NETWORK_UPDATE_FIELDS, "network")
@@ -96,10 +103,10 @@ def parse_network(body: Mapping[str, Any], *, create: bool) -> JSON:
         elif field in ("admin_state_up", "shared"):
             out[field] = _bool(value, field)
         elif field == "mtu":
-            out[field] = validate_mtu(value)
+            out[field] = validate_mtu(_numeric(value))
         elif field == "provider:segmentation_id":
             if value is not None:
-                out[field] = validate_vni(value)
+                out[field] = validate_vni(_numeric(value))
         elif field == "provider:network_type":
             if value not in (None, "vxlan"):
                 raise ValidationError(field, _short(value), 'only "vxlan" networks exist here')
@@ -112,17 +119,23 @@ def parse_network(body: Mapping[str, Any], *, create: bool) -> JSON:
 
 
 def _fixed_ips(value: object) -> list[JSON]:
+    """``[{"ip_address"?, "subnet_id"?}]``: an address, a subnet to pick from, or both."""
     if not isinstance(value, list):
         raise ValidationError("fixed_ips", _short(value), "must be a list")
     out = []
     for item in value:
-        if not isinstance(item, dict):
-            raise ValidationError("fixed_ips", _short(item), 'items are {"ip_address": ...}')
-        if "ip_address" not in item:
-            raise ValidationError("fixed_ips", _short(item), "ip_address is required (no subnets)")
-        _check_fields(item, frozenset({"ip_address"}), "fixed_ips")
-        out.append({"ip_address": normalize_ip(item["ip_address"], "fixed_ips.ip_address")})
-    addresses = [ip["ip_address"] for ip in out]
+        if not isinstance(item, dict) or not ({"ip_address", "subnet_id"} & set(item)):
+            raise ValidationError(
+                "fixed_ips", _short(item), 'items are {"ip_address"?, "subnet_id"?} (one at least)'
+            )
+        _check_fields(item, frozenset({"ip_address", "subnet_id"}), "fixed_ips")
+        entry: JSON = {}
+        if "subnet_id" in item:
+            entry["subnet_id"] = _text(item["subnet_id"], "fixed_ips.subnet_id")
+        if "ip_address" in item:
+            entry["ip_address"] = normalize_ip(item["ip_address"], "fixed_ips.ip_address")
+        out.append(entry)
+    addresses = [ip["ip_address"] for ip in out if "ip_address" in ip]
     if len(set(addresses)) != len(addresses):
         raise ValidationError("fixed_ips", _short(value), "an address is repeated")
     return out

@@ -34,6 +34,7 @@ from l2pop.server.records import (
     PORT,
     RD_INDEX,
     REMOTE,
+    SUBNET,
     host_of,
     network_of,
     port_like,
@@ -41,6 +42,7 @@ from l2pop.server.records import (
     remote_of,
 )
 from l2pop.server.store.base import JSON, ChangeRecord, Loaded, ResourceChange, StoredRecord
+from l2pop.server.subnet_index import SubnetIndex
 
 __all__ = ["Applied", "View", "events_of", "host_ports_of"]
 
@@ -133,7 +135,7 @@ class View:
         self.revision = loaded.revision
         self.records: dict[str, dict[str, StoredRecord]] = {
             kind: dict(loaded.records.get(kind, {}))
-            for kind in (NETWORK, PORT, HOST, REMOTE, GATEWAY, RD_INDEX)
+            for kind in (NETWORK, PORT, HOST, SUBNET, REMOTE, GATEWAY, RD_INDEX)
         }
         # Lists, not generators: Snapshot.build iterates its networks twice.
         self.snapshot = Snapshot.build(
@@ -151,6 +153,10 @@ class View:
         self._ips: dict[str, dict[str, str]] = {}
         for key, stored in self.records[PORT].items():
             self._index_port(key, stored.value)
+        self.subnets = SubnetIndex(
+            (r.value for r in self.records[SUBNET].values()),
+            (r.value for r in self.records[PORT].values()),
+        )
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     def get(self, kind: str, key: str) -> StoredRecord | None:
@@ -224,6 +230,12 @@ class View:
                 self._unindex_port(change.key, change.before)
             if change.after is not None:
                 self._index_port(change.key, change.after)
+            self.subnets.put_port(change.before, change.after)
+        if change.kind == SUBNET:
+            if change.after is not None:
+                self.subnets.put_subnet(change.after)
+            elif change.before is not None:
+                self.subnets.delete_subnet(change.before)
         if change.after is None:
             table.pop(change.key, None)
             return

@@ -132,7 +132,7 @@ def test_bad_input_changes_nothing(server: ContractServer, admin: Api) -> None:
     networks, ports = admin.get("/v2.0/networks"), admin.get("/v2.0/ports")
     before = admin.state(host)
     bad: list[tuple[str, str, object]] = [
-        ("POST", "/v2.0/networks", {"network": {"provider:segmentation_id": "7"}}),
+        ("POST", "/v2.0/networks", {"network": {"provider:segmentation_id": "seven"}}),
         ("POST", "/v2.0/networks", {"network": {"mtu": -1}}),
         ("PUT", f"/v2.0/networks/{net['id']}", {"network": {"provider:segmentation_id": 9}}),
         ("POST", "/v2.0/ports", {"port": {"network_id": net["id"], "fixed_ips": [{}]}}),

@@ -58,3 +58,25 @@ def test_admin_cli_prints_the_server_error_and_exits_1(server: ServerProc) -> No
     wrong = runner.invoke(build_app(), ["network", "list"], env={**env, "L2POP_TOKEN": "x"})
     assert wrong.exit_code == 1
     assert "401" in wrong.output
+
+
+def test_admin_cli_subnets_and_port_create_with_subnet(server: ServerProc) -> None:
+    net = _cli(server, "network", "create", "--name", "ipam", "--json")
+    s4 = _cli(server, "subnet", "create", "--network", net["id"], "--cidr", "10.4.0.0/24",
+              "--pool", "10.4.0.10,10.4.0.20", "--name", "s4", "--json")  # fmt: skip
+    assert (s4["gateway_ip"], s4["allocation_pools"]) == (
+        "10.4.0.1",
+        [{"start": "10.4.0.10", "end": "10.4.0.20"}],
+    )
+    s6 = _cli(server, "subnet", "create", "--network", net["id"], "--cidr", "fd00:4::/64",
+              "--gateway", "none", "--json")  # fmt: skip
+    assert s6["gateway_ip"] is None
+    assert "10.4.0.0/24" in _cli(server, "subnet", "list", "--network", net["id"])
+    both = _cli(server, "port", "create", "--network", net["id"], "--json")
+    assert [ip["ip_address"] for ip in both["fixed_ips"]] == ["10.4.0.10", "fd00:4::1"]
+    one = _cli(server, "port", "create", "--network", net["id"], "--subnet", s4["id"], "--json")
+    assert one["fixed_ips"] == [{"subnet_id": s4["id"], "ip_address": "10.4.0.11"}]
+    assert _cli(server, "subnet", "show", s6["id"], "--json")["cidr"] == "fd00:4::/64"
+    for port in (both, one):
+        _cli(server, "port", "delete", port["id"])
+    assert "deleted subnet" in _cli(server, "subnet", "delete", s6["id"])

@@ -46,7 +46,7 @@ def test_openstacksdk_sees_neutron_errors(server: ServerProc) -> None:
         conn.network.create_network(name="b", provider_segmentation_id=200)
     with pytest.raises(openstack.exceptions.ResourceNotFound):
         conn.network.get_port("no-such-port")
-    with pytest.raises(openstack.exceptions.BadRequestException, match="ip_address"):
+    with pytest.raises(openstack.exceptions.BadRequestException, match="subnet"):
         conn.network.create_port(network_id=net.id, fixed_ips=[{"subnet_id": "x"}])
 
 

@@ -45,6 +45,8 @@ def live(
         extra += ["--client-ca", str(ca_file)]
     with running(workdir, extra, ca_file) as server, server.client() as api:
         net = api.post("/v2.0/networks", json={"network": {"name": "seed"}}).json()["network"]
+        subnet = {"network_id": net["id"], "cidr": "10.0.0.0/24"}
+        api.post("/v2.0/subnets", json={"subnet": subnet})
         api.post("/v2.0/ports", json={"port": {"network_id": net["id"]}})
         api.post("/v1/hosts", json={"name": "h1", "tunnel_ip": "192.0.2.1"})
         yield server

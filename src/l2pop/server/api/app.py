@@ -162,7 +162,7 @@ def attach(app: FastAPI, service: Service, max_body: int) -> Context:
 
 def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) -> FastAPI:
     """The app; ``open_service`` runs at startup, the service closes at shutdown."""
-    from l2pop.server.api import evpn, hosts, neutron
+    from l2pop.server.api import evpn, hosts, neutron, subnets
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -176,13 +176,14 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
     app = FastAPI(
         title="l2pop server",
         version="0.1.0",
-        description="Neutron v2.0 subset (networks, ports) and the l2pop host/agent API.",
+        description="Neutron v2.0 subset (networks, subnets, ports) and the l2pop host/agent API.",
         lifespan=lifespan,
         redirect_slashes=False,
     )
     install_error_handlers(app)
     app.include_router(hosts.router)
     app.include_router(neutron.router)
+    app.include_router(subnets.router)
     app.include_router(evpn.router)
     app.router.routes[0:0] = hosts.fast_routes()
     app.add_middleware(ReadBarrier)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import Receive, Scope, Send
 
 from l2pop.errors import L2popError
@@ -26,6 +26,7 @@ from l2pop.server.api.app import (
     catch_up,
 )
 from l2pop.server.api.errors import error_response
+from l2pop.server.api.listing import select_fields, show_fields
 from l2pop.server.api.rawhttp import read_json_body, respond, send_json, unexpected
 
 __all__ = ["PORTS_ROUTE", "PORT_ROUTE", "match_port_route", "serve_ports"]
@@ -72,7 +73,8 @@ async def _handle(
         body = await read_json_body(receive, headers, context.max_body)
         return 201, {"port": await ports.create(body)}
     if method == "GET":
-        return 200, {"port": ports.get(port_id)}
+        fields = show_fields(QueryParams(scope.get("query_string", b"")))
+        return 200, {"port": select_fields(ports.get(port_id), fields)}
     if method == "DELETE":
         await ports.delete(port_id)
         return 204, None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["HOST_BODY", "NETWORK_BODY", "PORT_BODY", "STATUS_BODY", "body"]
+__all__ = ["HOST_BODY", "NETWORK_BODY", "PORT_BODY", "STATUS_BODY", "SUBNET_BODY", "body"]
 
 _IP = {"type": "string"}
 _ADDRESS_PAIR = {
@@ -36,7 +36,10 @@ _PORT = {
         "mac_address": {"type": "string"},
         "fixed_ips": {
             "type": "array",
-            "items": {"type": "object", "properties": {"ip_address": _IP}},
+            "items": {
+                "type": "object",
+                "properties": {"ip_address": _IP, "subnet_id": {"type": "string"}},
+            },
         },
         "allowed_address_pairs": {"type": "array", "items": _ADDRESS_PAIR},
         "binding:host_id": {"type": "string"},
@@ -45,6 +48,36 @@ _PORT = {
         "device_id": {"type": "string"},
     },
 }
+_POOL = {
+    "type": "object",
+    "properties": {"start": _IP, "end": _IP},
+    "required": ["start", "end"],
+}
+_SUBNET = {
+    "type": "object",
+    "properties": {
+        "network_id": {"type": "string"},
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "ip_version": {"type": "integer", "enum": [4, 6]},
+        "cidr": {"type": "string"},
+        "gateway_ip": {"type": ["string", "null"]},
+        "allocation_pools": {"type": "array", "items": _POOL},
+        "enable_dhcp": {"type": "boolean"},
+        "dns_nameservers": {"type": "array", "items": _IP},
+        "host_routes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"destination": {"type": "string"}, "nexthop": _IP},
+                "required": ["destination", "nexthop"],
+            },
+        },
+        "ipv6_address_mode": {"type": ["string", "null"]},
+        "ipv6_ra_mode": {"type": ["string", "null"]},
+    },
+}
+SUBNET_BODY = {"type": "object", "properties": {"subnet": _SUBNET}, "required": ["subnet"]}
 NETWORK_BODY = {"type": "object", "properties": {"network": _NETWORK}, "required": ["network"]}
 PORT_BODY = {"type": "object", "properties": {"port": _PORT}, "required": ["port"]}
 HOST_BODY = {
