@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(iproute2 etcd-server tcpdump iputils-ping arping nftables procps frr gobgpd)
+APT_PACKAGES=(iproute2 etcd-server tcpdump iputils-ping arping nftables procps chromium frr gobgpd)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

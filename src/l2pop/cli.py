@@ -19,6 +19,7 @@ __all__ = ["build_app", "main"]
 PART_MODULES = (
     "l2pop.server.cli",
     "l2pop.admin.cli",
+    "l2pop.admin.explain_cli",
     "l2pop.agent.cli",
     "l2pop.evpn.cli",
     "l2pop.lab.cli",

@@ -71,9 +71,19 @@ def agent_command(
     metrics_port: Annotated[
         int | None,
         typer.Option(
-            "--metrics-port", help="Serve Prometheus /metrics on this port (off if unset)."
+            "--metrics-port",
+            help="Serve /metrics, and explain's read-only /held and /kernel, on this port "
+            "(off if unset).",
         ),
     ] = None,
+    metrics_addr: Annotated[
+        str,
+        typer.Option(
+            "--metrics-addr",
+            help="Address for --metrics-port: a management address (it shows the host's "
+            "forwarding tables; no secret). Default all addresses.",
+        ),
+    ] = "0.0.0.0",
     resync_interval: Annotated[
         float, typer.Option("--resync-interval", min=0.1, help="Seconds between drift repairs.")
     ] = 30.0,
@@ -118,6 +128,7 @@ def agent_command(
             mode=mode,
             interface=interface,
             metrics_port=metrics_port,
+            metrics_addr=metrics_addr,
             resync_interval=resync_interval,
             underlay_allowlist=underlay_allowlist,
             tls=ClientTls(ca_file, cert, key),

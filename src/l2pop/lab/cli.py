@@ -181,6 +181,10 @@ def _print_kept(prefix: str, kept: dict[str, str], console: object) -> None:
         f"lab {prefix} left up. Server: {kept.get('server_url')} "
         f"(admin token in {kept.get('admin_token_file')}, CA in {kept.get('ca_file') or '-'})"
     )
+    if "ui_url" in kept:
+        console.print(f"fabric view: {kept['ui_url']} (log in with the admin token)")
+        console.print(f"explain: {kept['explain']}")
+        console.print(f"  on the host, with its agent and kernel: {kept['explain_local']}")
     for key, value in sorted(kept.items()):
         if key.startswith("vm:"):
             netns = value.split()[0]

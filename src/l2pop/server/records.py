@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from l2pop.core import AddressPair, Host, Network, Port, PortStatus, RemoteEndpoint, RemoteKind
+from l2pop.errors import NotFoundError
 from l2pop.server.store.base import JSON
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "RD_INDEX",
     "REMOTE",
     "SUBNET",
+    "HostNotFound",
     "host_of",
     "host_view",
     "index_keys",
@@ -38,6 +40,12 @@ REMOTE = "remote"
 RD_INDEX = "evpn_rd"
 # Subnets are not forwarding state: the core never sees them (IPAM only).
 SUBNET = "subnet"
+
+
+class HostNotFound(NotFoundError):
+    """No host of that name is registered (raised by host and watch requests alike)."""
+
+    neutron_type = "HostNotFound"
 
 
 def network_of(rec: JSON) -> Network:

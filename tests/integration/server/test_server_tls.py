@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import openstack
 import pytest
-from srvproc import ServerProc, running
 
+from harness.servers import ServerProc, running
 from l2pop.pki import issue, make_ca
 
 pytestmark = pytest.mark.slow

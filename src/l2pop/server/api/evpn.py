@@ -22,7 +22,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse, StreamingResponse
 
 from l2pop.errors import ValidationError
-from l2pop.server.api.app import ctx, read_json
+from l2pop.server.api.bodies import read_json
+from l2pop.server.api.context import ctx
 from l2pop.server.evpnfeed import EvpnFeed, feed_state
 from l2pop.server.remote import GatewayOps, RdIndexOps, RemoteOps
 from l2pop.server.service import Service

@@ -232,6 +232,11 @@ class EtcdStore:
         )
         return int(response.count)
 
+    @property
+    def shared(self) -> EtcdStore:
+        """Shared by every replica on the same prefix: barrier and liveness."""
+        return self
+
     async def barrier(self) -> int:
         """Wait until this replica saw every write acknowledged anywhere; the revision.
 

@@ -117,6 +117,11 @@ class SQLiteStore:
             self._conn = None
         self._executor.shutdown(wait=True)
 
+    @property
+    def shared(self) -> None:
+        """One replica's own file: no barrier, liveness from its own streams."""
+        return None
+
     async def healthy(self) -> bool:
         return self._conn is not None and self._writer is not None and not self._writer.done()
 

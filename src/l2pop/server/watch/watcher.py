@@ -1,14 +1,14 @@
 """One open watch stream: where the hub hands its host's lines.
 
 A line is handed on the moment its revision is published, in revision
-order, with no task per line: the stream either has a *sink* (the HTTP
-response's writer, see :mod:`l2pop.server.api.asgiwriter`) that takes the
-line at once, or it buffers lines until a sink is attached (while the
-replayed history is being sent) or a reader :meth:`takes <Watcher.take>`
-them (the generator behind the FastAPI route, used by the TestClient).
+order, with no task per line: the stream has a *sink* (the response's chunk
+writer, :mod:`l2pop.server.watch.chunks`) that takes the line at once; until
+the sink is attached (while the replayed history is being sent) lines wait
+in a buffer.
 
-A stream that falls ``limit`` lines behind is cut: its agent resumes from
-its last revision (or lists again) instead of the server holding memory.
+A stream that has more than ``max_queued`` bytes waiting for its client is
+cut: the agent resumes from its last revision (or lists again) instead of
+the server holding memory for a client that does not read.
 """
 
 from __future__ import annotations
@@ -17,10 +17,14 @@ import asyncio
 import time
 from collections.abc import Callable
 
-__all__ = ["Sink", "Watcher"]
+__all__ = ["DEFAULT_MAX_QUEUED", "Sink", "Watcher"]
 
-# Takes one chunk of NDJSON; False when the client is ``limit`` chunks behind.
+# Takes one chunk of NDJSON; False when the client is too far behind (or gone).
 Sink = Callable[[bytes], bool]
+
+# 4 MiB: several thousand lines, minutes of a busy host's changes; an agent
+# that is merely slow for a moment never comes near it.
+DEFAULT_MAX_QUEUED = 4 * 1024 * 1024
 
 
 class Watcher:
@@ -28,27 +32,29 @@ class Watcher:
 
     __slots__ = (
         "_buffer",
+        "_buffered",
         "_ended",
         "_sink",
-        "_wakeup",
         "closed",
         "cut",
         "host",
         "last_sent",
-        "limit",
+        "max_queued",
         "token_hash",
     )
 
-    def __init__(self, host: str, token_hash: str | None = None, limit: int = 10_000) -> None:
+    def __init__(
+        self, host: str, token_hash: str | None = None, max_queued: int = DEFAULT_MAX_QUEUED
+    ) -> None:
         self.host = host
         self.token_hash = token_hash
-        self.limit = limit
+        self.max_queued = max_queued
         self.closed = False
         self.cut = False  # closed because it fell behind
         self.last_sent = time.monotonic()
         self._buffer: list[bytes] = []
+        self._buffered = 0
         self._sink: Sink | None = None
-        self._wakeup: asyncio.Future[None] | None = None
         self._ended: asyncio.Future[None] | None = None
 
     def offer(self, line: bytes) -> bool:
@@ -60,36 +66,22 @@ class Watcher:
             if not self._sink(line):
                 self._cut()
             return not self.closed
-        if len(self._buffer) >= self.limit:
+        self._buffered += len(line)
+        if self._buffered > self.max_queued:
             self._cut()
             return False
         self._buffer.append(line)
-        self._wake()
         return True
 
     def attach(self, sink: Sink) -> None:
         """From now on lines go to ``sink``; what was buffered goes first."""
-        buffered, self._buffer = self._buffer, []
+        buffered, self._buffer, self._buffered = self._buffer, [], 0
         self._sink = sink
         if buffered and not self.closed and not sink(b"".join(buffered)):
             self._cut()
 
-    def pending(self) -> list[bytes]:
-        """Take what is buffered (for a reader without a sink)."""
-        buffered, self._buffer = self._buffer, []
-        return buffered
-
-    async def take(self) -> bytes | None:
-        """The buffered lines as one chunk, once there are any; None once closed."""
-        while not self._buffer and not self.closed:
-            self._wakeup = asyncio.get_running_loop().create_future()
-            await self._wakeup
-        if self.closed:
-            return None
-        return b"".join(self.pending())
-
     async def ended(self) -> None:
-        """Return once the stream is closed (cut, revoked, client gone, shutdown)."""
+        """Return once the stream is closed (cut, revoked, replaced, client gone, shutdown)."""
         if self.closed:
             return
         if self._ended is None:
@@ -100,8 +92,7 @@ class Watcher:
         if self.closed:
             return
         self.closed = True
-        self._buffer = []
-        self._wake()
+        self._buffer, self._buffered = [], 0
         if self._ended is not None and not self._ended.done():
             self._ended.set_result(None)
 
@@ -112,7 +103,3 @@ class Watcher:
     def _cut(self) -> None:
         self.cut = True
         self.close()
-
-    def _wake(self) -> None:
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)

@@ -15,6 +15,13 @@ draining task, in order, until the backlog is empty.
 connection's transport itself, one call instead of a coroutine, a message
 dict and three checks per line. Anything else (the TestClient, HTTP/1.0)
 gets a :class:`BodyWriter`.
+
+Both are bounded in bytes: a client with more than ``max_queued`` bytes not
+yet taken by its socket is too far behind, and its stream is cut. A cut
+drops what was queued at once (the transport is aborted: a client that
+never reads would otherwise hold that memory for as long as it keeps the
+connection open); the client sees the connection end and resumes from the
+last revision it got.
 """
 
 from __future__ import annotations
@@ -24,17 +31,17 @@ import contextlib
 import logging
 import types
 from collections.abc import Coroutine, Generator
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.types import Send
 
-__all__ = [
-    "BodyWriter",
-    "TransportWriter",
-    "connection_transport",
-    "peer_certificate",
-    "transport_writer",
-]
+from l2pop.server.uvicorn_adapter import (
+    ConnectionTransport,
+    chunked_response,
+    connection_transport,
+)
+
+__all__ = ["BodyWriter", "ChunkWriter", "TransportWriter", "chunk_writer"]
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +66,24 @@ def _resume(coro: Coroutine[Any, Any, None], first: Any) -> Generator[Any, Any, 
 
 
 class BodyWriter:
-    """Chunks of one response body; a :data:`~l2pop.server.watcher.Sink`."""
+    """Chunks of one response body through ASGI ``send``; a :data:`~.watcher.Sink`."""
 
-    def __init__(self, send: Send, limit: int) -> None:
+    def __init__(self, send: Send, max_queued: int) -> None:
         self._send = send
-        self._limit = limit
+        self._max_queued = max_queued
         self._backlog: list[bytes] = []
+        self._backlog_size = 0
         self._draining: asyncio.Task[None] | None = None
         self.failed = False
 
     def __call__(self, chunk: bytes) -> bool:
-        """Write ``chunk`` now, or after the backlog; False once ``limit`` chunks behind."""
+        """Write ``chunk`` now, or after the backlog; False once over ``max_queued`` bytes."""
         if self.failed:
             return False
         if self._draining is not None:
             self._backlog.append(chunk)
-            return len(self._backlog) < self._limit
+            self._backlog_size += len(chunk)
+            return self._backlog_size <= self._max_queued
         coro = self._send({"type": "http.response.body", "body": chunk, "more_body": True})
         assert isinstance(coro, Coroutine)  # an ASGI server's send is an async def
         try:
@@ -93,7 +102,7 @@ class BodyWriter:
             await _resume(coro, blocker)
             while self._backlog and not self.failed:
                 chunk = b"".join(self._backlog)
-                self._backlog = []
+                self._backlog, self._backlog_size = [], 0
                 await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
         except Exception as exc:
             log.info("watch write failed: %r", exc)
@@ -110,47 +119,24 @@ class BodyWriter:
             await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def drop(self) -> None:
-        """Forget the backlog (the stream was cut for falling behind)."""
-        self._backlog = []
-
-
-class _Transport(Protocol):
-    """What we use of an asyncio transport (uvloop's are not registered as one)."""
-
-    def write(self, data: bytes) -> None: ...
-    def get_write_buffer_size(self) -> int: ...
-    def is_closing(self) -> bool: ...
-    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
-    def close(self) -> None: ...
-
-
-_TRANSPORT_METHODS = ("write", "get_write_buffer_size", "is_closing", "get_extra_info", "close")
-
-
-def connection_transport(send: Send) -> _Transport | None:
-    """The transport of the connection behind ``send``, if ``send`` is uvicorn's HTTP cycle's.
-
-    The one place that knows where uvicorn keeps it; uvloop's transports do
-    not derive from asyncio's classes, so the methods are checked instead.
-    """
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    if transport is None or not all(hasattr(transport, m) for m in _TRANSPORT_METHODS):
-        return None
-    found: _Transport = transport
-    return found
+        """The stream was cut: forget the backlog, stop a blocked write, end no body."""
+        self._backlog, self._backlog_size = [], 0
+        self.failed = True
+        if self._draining is not None:
+            self._draining.cancel()
 
 
 class TransportWriter:
-    """Chunks framed and written straight to an asyncio transport.
+    """Chunks framed and written straight to the connection's transport.
 
-    A client is "too far behind" when the transport holds more than
-    ``max_buffer`` bytes it could not send yet.
+    A client is too far behind when the transport holds more than
+    ``max_queued`` bytes it could not send yet.
     """
 
-    def __init__(self, send: Send, transport: _Transport, max_buffer: int) -> None:
+    def __init__(self, send: Send, transport: ConnectionTransport, max_queued: int) -> None:
         self._send = send
         self._transport = transport
-        self._max_buffer = max_buffer
+        self._max_queued = max_queued
         self.failed = False
 
     def __call__(self, chunk: bytes) -> bool:
@@ -158,7 +144,7 @@ class TransportWriter:
             self.failed = True
             return False
         self._transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-        return self._transport.get_write_buffer_size() <= self._max_buffer
+        return self._transport.get_write_buffer_size() <= self._max_queued
 
     async def finish(self) -> None:
         """End the body through the server, which then knows the response is complete."""
@@ -166,26 +152,17 @@ class TransportWriter:
             await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def drop(self) -> None:
-        """Nothing to forget: what was written is the transport's now."""
+        """The stream was cut: discard the unsent bytes and the connection now."""
+        self.failed = True
+        self._transport.abort()
 
 
-def transport_writer(send: Send, max_buffer: int) -> TransportWriter | None:
-    """A :class:`TransportWriter` for a started chunked response, if ``send`` is uvicorn's."""
+ChunkWriter = BodyWriter | TransportWriter
+
+
+def chunk_writer(send: Send, max_queued: int) -> ChunkWriter:
+    """The writer for a started streamed response: straight to uvicorn's transport if we can."""
     transport = connection_transport(send)
-    cycle = getattr(send, "__self__", None)
-    if transport is None or getattr(cycle, "chunked_encoding", None) is not True:
-        return None
-    return TransportWriter(send, transport, max_buffer)
-
-
-def peer_certificate(send: Send) -> dict[str, Any] | None:
-    """The verified client certificate of the TLS connection behind ``send``
-    (``SSLObject.getpeercert()``), or None: plain HTTP, no certificate, or not uvicorn."""
-    transport = connection_transport(send)
-    if transport is None:
-        return None
-    ssl_object = transport.get_extra_info("ssl_object")
-    if ssl_object is None:
-        return None
-    cert: dict[str, Any] | None = ssl_object.getpeercert() or None
-    return cert
+    if transport is not None and chunked_response(send):
+        return TransportWriter(send, transport, max_queued)
+    return BodyWriter(send, max_queued)

@@ -8,83 +8,26 @@ kernel time on both ends, and at 1,000 streams it was a third of the
 server's CPU; under load the store's batches grow, and so does the number of
 lines one write carries (the batching clocks itself, with no timer).
 
-Within one revision, hosts that publish nothing of the change share the very
-same ``add``/``remove`` Entries objects (the core builds them once): their
-JSON fragment is encoded once and reused, so fan-out to N hosts costs N
-string joins, not N JSON encodings.
+Lines are encoded by :func:`l2pop.core.wire.encode_line` with one cache per
+revision: a network part that several hosts share is encoded once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-import orjson
-
-from l2pop.core import Delta, NetworkDelta
-from l2pop.core.wire import encode_entries
-from l2pop.server.store.base import JSON
+from l2pop.core.wire import LineCache, bookmark_line, encode_line
 from l2pop.server.view import Applied
-from l2pop.server.watcher import Watcher
+from l2pop.server.watch.watcher import DEFAULT_MAX_QUEUED, Watcher
 
-__all__ = ["Hub", "bookmark_line", "encode_line"]
+__all__ = ["STREAMS_PER_HOST", "Hub"]
 
-_Cache = dict[tuple[object, ...], str]
-
-
-def _dumps(value: object) -> str:
-    """Compact JSON (orjson: the same text as json.dumps with "," and ":" separators)."""
-    return orjson.dumps(value).decode()
-
-
-def _fragment(change: NetworkDelta, cache: _Cache) -> str:
-    key = (id(change.add), id(change.remove), change.vni, change.mtu, change.removed)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    if change.removed:
-        body: JSON = {"vni": change.vni, "mtu": change.mtu, "removed": True}
-    else:
-        body = {
-            "vni": change.vni,
-            "mtu": change.mtu,
-            "add": encode_entries(change.add),
-            "remove": encode_entries(change.remove),
-        }
-    text = _dumps(body)
-    cache[key] = text
-    return text
-
-
-def encode_line(
-    revision: int, delta: Delta | None, ports: Iterable[JSON], cache: _Cache | None = None
-) -> bytes:
-    """One ``{"type": "change"}`` line, the shape of :func:`l2pop.core.wire.encode_change`."""
-    memo: _Cache = {} if cache is None else cache
-    networks = ""
-    if delta is not None and delta.networks:
-        # Hosts that publish nothing of a change get identical networks parts.
-        # The core shares one Delta between hosts with the same changes.
-        key: tuple[object, ...] = ("delta", id(delta))
-        cached = memo.get(key)
-        if cached is None:
-            cached = ",".join(
-                f"{_dumps(net_id)}:{_fragment(change, memo)}"
-                for net_id, change in sorted(delta.networks.items())
-            )
-            memo[key] = cached
-        networks = cached
-    port_list = list(ports)
-    ports_text = _dumps(port_list) if port_list else "[]"
-    return (
-        f'{{"type":"change","revision":{revision},"networks":{{{networks}}},'
-        f'"ports":{ports_text}}}\n'
-    ).encode()
-
-
-def bookmark_line(revision: int) -> bytes:
-    return f'{{"type":"bookmark","revision":{revision}}}\n'.encode()
+# An agent needs one stream; a second lets it reconnect (or an operator
+# watch) before the old one is noticed gone. A third replaces the oldest, so
+# a host cannot pile up streams (each costs memory and a write per change).
+STREAMS_PER_HOST = 2
 
 
 class Hub:
@@ -97,34 +40,42 @@ class Hub:
 
     def __init__(
         self,
-        queue_limit: int = 10_000,
+        max_queued: int = DEFAULT_MAX_QUEUED,
         bookmark_interval: float = 5.0,
         on_cut: Callable[[Watcher], None] | None = None,
+        on_replaced: Callable[[Watcher], None] | None = None,
     ) -> None:
-        self._by_host: dict[str, set[Watcher]] = {}
-        self._queue_limit = queue_limit
+        # Per host, its streams oldest first (a dict keeps insertion order).
+        self._by_host: dict[str, dict[Watcher, None]] = {}
+        self._max_queued = max_queued
         self._bookmark_interval = bookmark_interval
         self._on_cut = on_cut
+        self._on_replaced = on_replaced
         self.revision = 0  # of the last published change
         self.lines_sent = 0
         self.writes = 0  # chunks handed to streams (several lines each under load)
         self.dropped = 0
         # Lines published in this loop iteration, per stream, not yet handed on.
         self._outbox: dict[Watcher, list[bytes]] = {}
-        # Called once a flush handed every stream its lines (the stream writer
-        # process sends them on at once, still before the writes are acknowledged).
-        self.after_flush: Callable[[], None] | None = None
 
     def add(self, host: str, token_hash: str | None = None) -> Watcher:
-        watcher = Watcher(host, token_hash, limit=self._queue_limit)
-        self._by_host.setdefault(host, set()).add(watcher)
+        """A new stream of ``host``; past :data:`STREAMS_PER_HOST` its oldest one ends."""
+        watcher = Watcher(host, token_hash, max_queued=self._max_queued)
+        streams = self._by_host.setdefault(host, {})
+        while len(streams) >= STREAMS_PER_HOST:
+            oldest = next(iter(streams))
+            del streams[oldest]
+            oldest.close()
+            if self._on_replaced is not None:
+                self._on_replaced(oldest)
+        streams[watcher] = None
         return watcher
 
     def remove(self, watcher: Watcher) -> None:
         watchers = self._by_host.get(watcher.host)
         if watchers is None:
             return
-        watchers.discard(watcher)
+        watchers.pop(watcher, None)
         if not watchers:
             del self._by_host[watcher.host]
 
@@ -151,7 +102,7 @@ class Hub:
 
     def publish(self, applied: Applied) -> int:
         """Hand the revision's line to every watcher of a touched host; return hosts reached."""
-        cache: _Cache = {}
+        cache: LineCache = {}
         reached = 0
         self.revision = max(self.revision, applied.revision)
         for host in applied.hosts():
@@ -185,8 +136,6 @@ class Hub:
         for watcher, lines in outbox.items():
             if self._offer(watcher, lines[0] if len(lines) == 1 else b"".join(lines)):
                 self.lines_sent += len(lines)
-        if outbox and self.after_flush is not None:
-            self.after_flush()
 
     def bookmark_idle(self) -> None:
         """Offer a bookmark to every stream that could not wait another tick for one."""

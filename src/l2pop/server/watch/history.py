@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Sequence
 
 from l2pop.core import Snapshot, step_all
-from l2pop.server.fanout import encode_line
+from l2pop.core.wire import encode_line
 from l2pop.server.store.base import ChangeRecord
 from l2pop.server.view import events_of, host_ports_of
 
