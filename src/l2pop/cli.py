@@ -22,6 +22,7 @@ PART_MODULES = (
     "l2pop.admin.cli",
     "l2pop.admin.explain_cli",
     "l2pop.agent.cli",
+    "l2pop.evpn.cli",
     "l2pop.lab.cli",
     "l2pop.sim.cli",
     "l2pop.bench.cli",

@@ -85,6 +85,7 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
     by :class:`~l2pop.server.api.fastpath.AgentFastPath` in front of it; they
     are declared here for the schema only (:mod:`.declared`).
     """
+    from l2pop.server.api import evpn
     from l2pop.server.ui.routes import install_ui
 
     @asynccontextmanager
@@ -108,6 +109,7 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
     app.include_router(neutron.router)
     app.include_router(subnets.router)
     app.include_router(agents.router)
+    app.include_router(evpn.router)
     install_ui(app)
     app.add_middleware(ReadBarrier)
     app.add_middleware(RequestMetrics)
