@@ -88,6 +88,9 @@ class Agent:
         self._stop = asyncio.Event()
         self._repair_now = asyncio.Event()
         self.listed = asyncio.Event()
+        # Set once the kernel was read at start: from then on the agent holds the
+        # host fail-static whether or not a server answers (systemd's READY=1).
+        self.ready = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._announcer: Announcer | None = None  # run() makes it
         self._opened_streams = 0
@@ -137,6 +140,11 @@ class Agent:
             cfg.mode.value,
             ", ".join(cfg.servers),
         )
+        try:
+            await self.view.read()
+        except DataplaneError as exc:
+            log.error("cannot read the kernel at start: %s (the repair retries)", exc)
+        self.ready.set()
         bodies: dict[str, Callable[[], Awaitable[None]]] = {
             "sync": self._sync_forever,
             "taps": lambda: self._taps_forever(watcher),
@@ -255,6 +263,7 @@ class Agent:
                 len(listing.state.networks),
                 listing.state.entry_count(),
                 len(self.held.ports),
+                extra={"revision": listing.revision},
             )
             self.view.stale = True  # a list is followed by a full read + reconcile
             await self._reconcile(None)
@@ -275,7 +284,10 @@ class Agent:
             self.metrics.server_connected.set(1)
             self._failures = 0
             self._backoff.reset()
-            log.info("watching %s from revision %d", api.url, self.held.revision)
+            revision = self.held.revision
+            log.info(
+                "watching %s from revision %d", api.url, revision, extra={"revision": revision}
+            )
             async for lines in batches:
                 got_line = True
                 await self._on_lines(lines)
@@ -319,7 +331,12 @@ class Agent:
             self._repair_now.set()
             return None
         if ops:
-            log.info("applied %d ops (%s)", len(ops), "full" if scope is None else "delta")
+            log.info(
+                "applied %d ops (%s)",
+                len(ops),
+                "full" if scope is None else "delta",
+                extra={"revision": self.held.revision},
+            )
         await self._sync_allowlist()
         return ops
 
@@ -381,10 +398,10 @@ class Agent:
         if port is None or not self.listed.is_set():
             return  # not a port of ours (yet): a port record arriving later handles it
         if not event.present:
-            log.info("tap %s of port %s gone", event.tap, port.id)
+            log.info("tap %s of port %s gone", event.tap, port.id, extra={"port_id": port.id})
             self._reporter.report(port.id, PortStatus.DOWN)
             return
-        log.info("tap %s of port %s appeared", event.tap, port.id)
+        log.info("tap %s of port %s appeared", event.tap, port.id, extra={"port_id": port.id})
         attached = await self._reconcile(Scope(frozenset({port.network_id}))) is not None
         if attached and port.admin_state_up:
             self._reporter.report(port.id, PortStatus.ACTIVE)

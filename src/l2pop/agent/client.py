@@ -39,6 +39,7 @@ from l2pop.errors import (
     ServerUnreachableError,
     ValidationError,
 )
+from l2pop.protocol import HEADER, PROTOCOL_VERSION
 from l2pop.tlsclient import ClientTls, httpx_verify
 
 __all__ = [
@@ -142,7 +143,7 @@ class HostApi:
         self._host = host
         self._timeout = timeout
         self._client = httpx.AsyncClient(
-            headers={"X-Auth-Token": token},
+            headers={"X-Auth-Token": token, HEADER: str(PROTOCOL_VERSION)},
             timeout=timeout,
             transport=transport,
             verify=httpx_verify(tls),

@@ -64,8 +64,15 @@ class ControlPlane:
 
     @classmethod
     def start(
-        cls, fabric: Fabric, *, server_args: Sequence[str] = (), tls: bool = True
+        cls,
+        fabric: Fabric,
+        *,
+        server_args: Sequence[str] = (),
+        tls: bool = True,
+        command: Sequence[str] | None = None,
+        name: str = "server",
     ) -> ControlPlane:
+        """``command``: the ``l2pop`` to run (another release, in the upgrade tests)."""
         from l2pop.server.auth import new_token
 
         control = fabric.control
@@ -74,14 +81,14 @@ class ControlPlane:
         token = new_token()
         token_file = fabric.workdir / "admin.token"
         write_secret(token_file, token)
-        argv = [*l2pop_command(), "server", "--db", str(fabric.workdir / "l2pop.db")]
+        argv = [*(command or l2pop_command()), "server", "--db", str(fabric.workdir / "l2pop.db")]
         argv += ["--listen", f"{control.ipv4}:{SERVER_PORT}", "--admin-token-file", str(token_file)]
         pki = _make_pki(fabric.workdir / "pki", control.ipv4) if tls else None
         if pki is not None:
             argv += ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
             argv += ["--client-ca", str(pki / "ca.pem")]
         scheme = "https" if tls else "http"
-        server = fabric.start("server", control.netns, [*argv, *server_args])
+        server = fabric.start(name, control.netns, [*argv, *server_args])
         url = f"{scheme}://" + fabric.forward(control.netns, control.ipv4, SERVER_PORT)
         verify = httpx_verify(ClientTls(pki / "ca.pem") if pki else None)
         ready = SERVER_READY_TIMEOUT_S

@@ -53,6 +53,7 @@ class DemoConfig:
     keep: bool = False
     workdir: Path | None = None
     agent_command: list[str] | None = None  # default: `l2pop agent`
+    evpn: bool = False  # the target's host runs FRR, joined by `l2pop evpn` (l2pop.lab.evpn_demo)
 
 
 @dataclass(slots=True)
@@ -225,6 +226,10 @@ def _baseline_phase(
 
 def run_demo(cfg: DemoConfig, say: Progress) -> DemoResult:
     """Run the whole demo; the lab is torn down at the end unless ``cfg.keep``."""
+    if cfg.evpn:
+        from l2pop.lab.evpn_demo import run_evpn_demo
+
+        return run_evpn_demo(cfg, say)
     plans, pinger, target = plan_vms(cfg.hosts, cfg.vms_per_host)
     started = time.monotonic()
     fabric = Fabric(cfg.hosts, workdir=cfg.workdir)

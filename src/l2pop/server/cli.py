@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from l2pop.logs import LogFormat
 from l2pop.server.etcd_options import EtcdCa, EtcdCert, EtcdKey, EtcdPasswordFile, EtcdUser
 
 __all__ = ["register"]
@@ -53,6 +54,10 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--retain", min=10_000, help="Revisions kept for watch resume.")
         ] = 10_000,
         log_level: Annotated[str, typer.Option("--log-level", help="debug|info|warning")] = "info",
+        log_format: Annotated[
+            LogFormat,
+            typer.Option("--log-format", help="human lines, or json: one object per line."),
+        ] = LogFormat.HUMAN,
         access_log: Annotated[bool, typer.Option("--access-log", help="Log requests.")] = False,
         watch_max_queued: Annotated[
             int,
@@ -151,7 +156,7 @@ def register(app: typer.Typer) -> None:
 
         if db is not None and etcd is not None:
             raise typer.BadParameter("--db and --etcd exclude each other: choose one store")
-        setup_logging(log_level)
+        setup_logging(log_level, log_format)
         if stream_writer is not None:
             logging.getLogger("l2pop.server").warning(
                 "--stream-writer/--no-stream-writer is ignored: there is no stream writer "

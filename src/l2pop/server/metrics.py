@@ -51,5 +51,12 @@ class Metrics:
             registry=r,
         )
 
+        self.protocol_refused = Counter(
+            "l2pop_protocol_refused",
+            "Requests refused for their L2pop-Protocol version (426; 'invalid': 400)",
+            ["version"],
+            registry=r,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

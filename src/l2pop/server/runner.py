@@ -11,16 +11,20 @@ from pathlib import Path
 import uvicorn
 
 from l2pop.errors import ValidationError
+from l2pop.sdnotify import Notifier
 from l2pop.server.api.app import create_app
 from l2pop.server.api.fastpath import AgentFastPath
 from l2pop.server.api.guard import Guard
+from l2pop.server.api.protocol_gate import RESPONSE_HEADERS, ProtocolGate
 from l2pop.server.auth import AdminToken, load_admin_token, reload_admin_token
 from l2pop.server.gcpolicy import GcPolicy
 from l2pop.server.metrics import Metrics
 from l2pop.server.reloader import Reloader
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.base import DEFAULT_RETAIN, Store
+from l2pop.server.store.schema import SchemaError
 from l2pop.server.store.sqlite import SQLiteStore
+from l2pop.server.store.sqlite_schema import check_sqlite_schema
 from l2pop.server.tls import ServerTls, TlsFiles
 from l2pop.server.tuning import InterpreterTuning
 from l2pop.server.uvicorn_adapter import (
@@ -88,6 +92,8 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
     admin, written = load_admin_token(options.admin_token_file, options.db)
     if written is not None:
         log.warning("admin token written to %s", written)
+    if store is None:
+        check_sqlite_schema(options.db)  # a newer, unreadable store: a clear error, exit 2
     backend: Store = store or SQLiteStore(options.db, retain=options.retain)
     config = ServiceConfig(
         vni_range=options.vni_range,
@@ -106,7 +112,11 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
     async def open_service() -> Service:
         metrics = Metrics()
         connections.register(metrics.registry)
-        service = await Service.open(backend, admin, config, metrics)
+        try:
+            service = await Service.open(backend, admin, config, metrics)
+        except SchemaError as exc:
+            log.critical("%s", exc)  # the one line to read above uvicorn's traceback
+            raise
         shared = backend.shared
         if shared is not None:
             liveness = shared.liveness
@@ -118,10 +128,31 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
         tuning.start_gc_policy()
         reloading.append(reloader.start())
         scheme = "https" if tls is not None else "http"
-        log.info("serving at revision %d on %s://%s:%d", service.view.revision, scheme, host, port)
+        revision = service.view.revision
+        log.info(
+            "serving at revision %d on %s://%s:%d",
+            revision,
+            scheme,
+            host,
+            port,
+            extra={"revision": revision},
+        )
         return service
 
+    def refused(version: int | None) -> None:
+        if services:
+            label = "invalid" if version is None else str(version)
+            services[0].metrics.protocol_refused.labels(label).inc()
+
+    notifier = Notifier()  # systemd's NOTIFY_SOCKET, when it runs us
+
+    def ready() -> None:  # the store is open and the socket listens
+        if services:
+            revision = services[0].view.revision
+            notifier.ready(f"serving on {host}:{port} at revision {revision}")
+
     async def before_shutdown() -> None:
+        notifier.stopping()
         # The watch streams never end by themselves: end them, or shutdown waits.
         for service in services:
             service.hub.close_all()
@@ -130,10 +161,13 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
         await tuning.stop_gc_policy()
 
     api = create_app(open_service, options.max_body, options.public_url)
-    app = Guard(
-        AgentFastPath(api),
-        lambda: getattr(api.state, "ctx", None),
-        bind=tls is not None and tls.client_certificates,
+    app = ProtocolGate(
+        Guard(
+            AgentFastPath(api),
+            lambda: getattr(api.state, "ctx", None),
+            bind=tls is not None and tls.client_certificates,
+        ),
+        refused,
     )
     server = GracefulServer(
         uvicorn.Config(
@@ -146,11 +180,13 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
             lifespan="on",
             http=guarded_protocol(connections),
             timeout_keep_alive=options.keep_alive_timeout,
+            headers=RESPONSE_HEADERS,  # L2pop-Protocol on every answer
             # The live context itself (not files for uvicorn to read), so that a
             # reload into it reaches every handshake from then on.
             ssl_context_factory=None if tls is None else lambda _config, _default: tls.context,
         ),
         before_shutdown,
+        ready,
     )
     with tuning:
         server.run()

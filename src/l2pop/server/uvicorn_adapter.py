@@ -130,10 +130,19 @@ class GracefulServer(uvicorn.Server):
     """uvicorn's server: ``before_shutdown`` runs first at shutdown; a graceful stop exits 0."""
 
     def __init__(
-        self, config: uvicorn.Config, before_shutdown: Callable[[], Awaitable[None]]
+        self,
+        config: uvicorn.Config,
+        before_shutdown: Callable[[], Awaitable[None]],
+        after_startup: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(config)
         self._before_shutdown = before_shutdown
+        self._after_startup = after_startup  # once the app started and the socket listens
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._after_startup is not None:
+            self._after_startup()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)

@@ -51,7 +51,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def live(pki: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
     workdir = tmp_path_factory.mktemp("tls-server")
-    with running(workdir, server_args(pki), ca_file=pki / "ca.pem") as server:
+    # JSON log lines: the audit test reads them (the default is human lines).
+    args = [*server_args(pki), "--log-format", "json"]
+    with running(workdir, args, ca_file=pki / "ca.pem") as server:
         yield server
 
 

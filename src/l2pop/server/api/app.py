@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from l2pop import __version__
 from l2pop.server.api import agents, hosts, neutron, subnets
 from l2pop.server.api.context import (
     BARRIER_TIMEOUT_S,
@@ -86,6 +87,7 @@ def create_app(
     by :class:`~l2pop.server.api.fastpath.AgentFastPath` in front of it; they
     are declared here for the schema only (:mod:`.declared`).
     """
+    from l2pop.server.api import evpn
     from l2pop.server.ui.routes import install_ui
 
     @asynccontextmanager
@@ -99,7 +101,7 @@ def create_app(
 
     app = FastAPI(
         title="l2pop server",
-        version="0.1.0",
+        version=__version__,
         description="Neutron v2.0 subset (networks, subnets, ports) and the l2pop host/agent API.",
         lifespan=lifespan,
         redirect_slashes=False,
@@ -110,6 +112,7 @@ def create_app(
     app.include_router(neutron.router)
     app.include_router(subnets.router)
     app.include_router(agents.router)
+    app.include_router(evpn.router)
     install_ui(app)
     app.add_middleware(ReadBarrier)
     app.add_middleware(RequestMetrics)

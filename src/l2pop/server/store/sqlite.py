@@ -43,6 +43,7 @@ from l2pop.server.store.base import (
     WriteFailed,
 )
 from l2pop.server.store.sqlite_batch import BatchWriter
+from l2pop.server.store.sqlite_schema import migrate_sqlite
 
 __all__ = ["SQLiteStore"]
 
@@ -98,6 +99,7 @@ class SQLiteStore:
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(SCHEMA)
         self._conn = conn
+        migrate_sqlite(conn, self._path)
         self._revision = self._meta("revision")
         self._compacted = self._meta("compacted")
 
