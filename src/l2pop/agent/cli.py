@@ -46,7 +46,11 @@ def agent_command(
     tunnel_ip: Annotated[str, typer.Option("--tunnel-ip", help="This host's VTEP address.")],
     server: Annotated[
         str,
-        typer.Option("--server", help="Server URL(s), comma-separated; fails over between them."),
+        typer.Option(
+            "--server",
+            help="Server URL(s), comma-separated; tried in an order ranked by a hash of "
+            "the host name (agents spread over replicas), failing over down that order.",
+        ),
     ],
     token_file: Annotated[
         Path,

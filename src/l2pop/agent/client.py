@@ -1,7 +1,9 @@
 """The host API as the agent uses it: list, watch, report port status; with failover.
 
-Several server URLs may be given; requests go to the current one, and a
-transport failure or a ``5xx`` moves to the next. A watch resumes from the
+Several server URLs may be given; the agent ranks them by a stable hash of
+its host name (:mod:`l2pop.agent.servers`, so agents spread over replicas);
+requests go to the current one, and a transport failure or a ``5xx`` moves
+to the next in that ranking. A watch resumes from the
 last revision on whichever server answers (they share one store, so one
 revision means the same state everywhere). Answers are decoded with
 :mod:`l2pop.core.wire`; anything that does not decode is a ValidationError.
@@ -18,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from l2pop.agent.servers import rank_servers
 from l2pop.core.model import PortStatus
 from l2pop.core.state import HostState
 from l2pop.core.wire import HostPort, WatchChange, decode_change, decode_state
@@ -125,7 +128,7 @@ class HostApi:
     ) -> None:
         if not urls:
             raise ValueError("at least one server URL")
-        self._urls = list(urls)
+        self._urls = rank_servers(urls, host)
         self._index = 0
         self._host = host
         self._timeout = timeout

@@ -29,11 +29,13 @@ from l2pop.tlsclient import CaFileOption
 __all__ = ["percentile", "register", "run_bench", "run_plain_and_tls"]
 
 MAX_DURATION_S = 300.0
+RAW_DURATION_S = 10.0
 
 
 class StoreKind(StrEnum):
     SQLITE = "sqlite"
     ETCD = "etcd"
+    BOTH = "both"  # SQLite, then etcd, back to back: ratios from one invocation
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -200,12 +202,36 @@ def run_bench_on_etcd(
     cfg: Any, workdir: Path, server_args: list[str], members: int
 ) -> dict[str, Any]:
     """The same bench against one replica on a fresh ``members``-member etcd (127.0.0.1)."""
+    from l2pop.bench.etcd_metrics import etcd_counters, per_write
+    from l2pop.bench.etcd_raw import raw_etcd_txns, sample_value_size
     from l2pop.lab.etcd import etcd_cluster
 
     with etcd_cluster(workdir / "etcd", size=members) as cluster:
         etcd_args = ["--etcd", cluster.endpoints, "--etcd-prefix", "/bench/"]
+        counted = etcd_counters(cluster.endpoints)
         result = run_bench(cfg, workdir / "server", [*etcd_args, *server_args])
-    return {**result, "store": f"etcd x{members}"}
+        # Every l2pop write of the run: populate's (one per host, network, port), the load's.
+        writes = cfg.hosts + cfg.networks + cfg.ports + result["changes_acked"]
+        after_l2pop = etcd_counters(cluster.endpoints)
+        result["etcd_work"] = per_write(counted, after_l2pop, writes)
+        # The yardstick: the same cluster, value size and concurrency, no l2pop.
+        size = asyncio.run(sample_value_size(cluster.endpoints, "/bench/"))
+        raw = asyncio.run(
+            raw_etcd_txns(
+                cluster.endpoints,
+                concurrency=cfg.concurrency,
+                duration=min(cfg.duration, RAW_DURATION_S),
+                value_size=size,
+            )
+        )
+        raw["etcd_work"] = per_write(after_l2pop, etcd_counters(cluster.endpoints), raw["txns"])
+    fraction = result["changes_per_s"] / max(1.0, raw["txns_per_s"])
+    return {
+        **result,
+        "store": f"etcd x{members}",
+        "raw_etcd": raw,
+        "changes_per_s_vs_raw_etcd": round(fraction, 3),
+    }
 
 
 def run_external(
@@ -242,12 +268,23 @@ def register(bench: typer.Typer) -> None:
             StoreKind,
             typer.Option(
                 help="sqlite: the started server uses a temporary SQLite file; "
-                "etcd: it uses a fresh local etcd cluster (Debian etcd-server)."
+                "etcd: it uses a fresh local etcd cluster (Debian etcd-server) and raw etcd "
+                "is measured on it as a yardstick; both: SQLite, then etcd, with ratios."
             ),
         ] = StoreKind.SQLITE,
         etcd_members: Annotated[
             int, typer.Option(min=1, max=5, help="Members of the etcd cluster (--store etcd).")
         ] = 3,
+        replicas: Annotated[
+            int,
+            typer.Option(
+                min=0,
+                max=5,
+                help="--store etcd: spread streams and writers over N replicas, plus one "
+                "replica serving nothing whose CPU is the cost of applying the change stream "
+                "(per-replica CPU split into applying and fan-out). 0: one replica as usual.",
+            ),
+        ] = 0,
         tls: Annotated[
             bool,
             typer.Option(
@@ -268,10 +305,23 @@ def register(bench: typer.Typer) -> None:
             result = run_external(cfg, url, token_file.read_text().strip(), pid, ca_file)
         else:
             with tempfile.TemporaryDirectory(prefix="l2pop-bench-") as tmp:
-                if tls:
-                    if store is StoreKind.ETCD:
+                if replicas:
+                    from l2pop.bench.server_replicas import run_replicas_on_etcd
+
+                    if store is not StoreKind.ETCD:
+                        raise typer.BadParameter("--replicas needs --store etcd")
+                    args = server_arg or []
+                    result = run_replicas_on_etcd(cfg, Path(tmp), args, etcd_members, replicas)
+                elif tls:
+                    if store is not StoreKind.SQLITE:
                         raise typer.BadParameter("--tls runs on the sqlite store")
                     result = run_plain_and_tls(cfg, Path(tmp), server_arg or [])
+                elif store is StoreKind.BOTH:
+                    from l2pop.bench.server_compare import compare
+
+                    sqlite = {**run_bench(cfg, Path(tmp) / "sqlite", server_arg or [])}
+                    etcd = run_bench_on_etcd(cfg, Path(tmp), server_arg or [], etcd_members)
+                    result = compare({**sqlite, "store": "sqlite"}, etcd)
                 elif store is StoreKind.ETCD:
                     result = run_bench_on_etcd(cfg, Path(tmp), server_arg or [], etcd_members)
                 else:

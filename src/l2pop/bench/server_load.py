@@ -166,6 +166,9 @@ async def populate(
     return fabric
 
 
+Address = tuple[str, int]
+
+
 async def watch_all(
     host: str,
     port: int,
@@ -173,12 +176,15 @@ async def watch_all(
     revision: int,
     tracker: Tracker,
     tls: ssl.SSLContext | None = None,
+    server_of: Callable[[str], Address] | None = None,
 ) -> list[asyncio.Transport]:
-    """One stream per host from ``revision``; returns once every stream answered."""
+    """One stream per host from ``revision`` (on ``server_of(host)``, default the one
+    server); returns once every stream answered."""
     opened = []
     for name, token in fabric.tokens.items():
         path = f"/v1/hosts/{name}/watch?revision={revision}"
-        opened.append(await open_ndjson(host, port, path, token, tracker.on_lines, tls))
+        where = (host, port) if server_of is None else server_of(name)
+        opened.append(await open_ndjson(*where, path, token, tracker.on_lines, tls))
     await asyncio.wait_for(asyncio.gather(*(p.first for _, p in opened)), timeout=120)
     return [transport for transport, _ in opened]
 
@@ -190,8 +196,10 @@ async def run_load(
     cfg: LoadConfig,
     tracker: Tracker,
     tls: ssl.SSLContext | None = None,
+    writer_server: Callable[[int], Address] | None = None,
 ) -> dict[str, Any]:
-    """Flip port statuses from ``concurrency`` connections for ``duration`` seconds."""
+    """Flip port statuses from ``concurrency`` connections for ``duration`` seconds
+    (writer ``w`` talks to ``writer_server(w)``, default the one server)."""
     rng = random.Random(cfg.seed + 1)
     idle = list(fabric.ports)
     status = dict.fromkeys(fabric.ports, "BUILD")
@@ -211,8 +219,9 @@ async def run_load(
             await asyncio.sleep(delay)
         return slot
 
-    async def worker() -> None:
-        conn = await Connection.open(host, port, tls)
+    async def worker(w: int) -> None:
+        address = (host, port) if writer_server is None else writer_server(w)
+        conn = await Connection.open(*address, tls)
         try:
             while time.perf_counter() < deadline and idle:
                 slot = await pace()
@@ -240,7 +249,7 @@ async def run_load(
             await conn.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(cfg.concurrency)))
+    await asyncio.gather(*(worker(w) for w in range(cfg.concurrency)))
     elapsed = time.perf_counter() - started
     return {"acked": acked[0], "elapsed_s": elapsed}
 

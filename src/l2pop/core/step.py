@@ -15,8 +15,18 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from l2pop.core.model import Host, Network, Port
-from l2pop.core.snapshot import NetworkSlice, Snapshot, desired
-from l2pop.core.state import EMPTY, Delta, Entries, Neigh, NetworkDelta, Unicast, diff
+from l2pop.core.snapshot import NetworkSlice, Snapshot
+from l2pop.core.state import (
+    EMPTY,
+    Delta,
+    Entries,
+    HostState,
+    Neigh,
+    NetworkDelta,
+    NetworkState,
+    Unicast,
+    diff,
+)
 from l2pop.errors import NotFoundError
 
 __all__ = [
@@ -118,10 +128,24 @@ def step_all(snapshot: Snapshot, events: Iterable[Event]) -> tuple[Snapshot, Del
         if len(deltas_of_host) == 1:
             out[host] = deltas_of_host[0]
             continue
-        net = diff(desired(snapshot, host), desired(current, host))
+        # Only the networks these deltas name can differ (each delta is exact):
+        # the host's whole desired state, twice, cost a group commit of the
+        # etcd store (many changes per revision) most of its apply time.
+        nets = {net_id for delta in deltas_of_host for net_id in delta.networks}
+        net = diff(_desired_in(snapshot, host, nets), _desired_in(current, host, nets))
         if net:
             out[host] = net
     return current, out
+
+
+def _desired_in(snapshot: Snapshot, host: str, nets: Iterable[str]) -> HostState:
+    """``desired(snapshot, host)`` restricted to the networks ``nets``."""
+    states: dict[str, NetworkState] = {}
+    for net_id in nets:
+        net = snapshot.networks.get(net_id)
+        if net is not None and host in net.bound:
+            states[net_id] = net.state_for(host)
+    return HostState(states)
 
 
 def _port_changed(

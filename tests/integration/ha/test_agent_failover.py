@@ -10,6 +10,8 @@ import pytest
 from agentharness import Admin, agent_config, running_agent, wait_for
 from replicas import Replica
 
+from l2pop.agent.servers import rank_servers
+
 pytestmark = pytest.mark.etcd
 
 CONVERGE_S = 10.0
@@ -18,7 +20,9 @@ CONVERGE_S = 10.0
 def test_the_agent_moves_to_the_other_replica_and_ends_with_the_desired_state(
     replicas: list[Replica],
 ) -> None:
-    first, second = replicas
+    # The replica h1 ranks first (agents spread by host name) is the one to kill.
+    by_url = {replica.url: replica for replica in replicas}
+    first, second = (by_url[url] for url in rank_servers(list(by_url), "h1"))
     admin = Admin(first)  # type: ignore[arg-type]  # duck-typed: url + token
     net = admin.network("a", 100)
     for i in (1, 2, 3):

@@ -8,6 +8,7 @@ import pytest
 
 from l2pop.bench.server import run_bench, run_bench_on_etcd, run_plain_and_tls
 from l2pop.bench.server_load import LoadConfig
+from l2pop.bench.server_replicas import run_replicas_on_etcd
 
 
 def test_bench_server_tiny_run_delivers_every_change(tmp_path: Path) -> None:
@@ -36,6 +37,23 @@ def test_bench_server_on_etcd_tiny_run_delivers_every_change(tmp_path: Path) -> 
     assert result["store"] == "etcd x1"
     assert result["changes_acked"] > 10
     assert result["undelivered_after_10s"] == 0
+    # The yardstick ran on the same cluster with a port record's value size.
+    assert result["raw_etcd"]["txns"] > 10
+    assert result["raw_etcd"]["value_bytes"] > 100
+    assert result["changes_per_s_vs_raw_etcd"] > 0
+
+
+@pytest.mark.etcd
+def test_bench_server_over_two_replicas_splits_streams_writers_and_cpu(tmp_path: Path) -> None:
+    cfg = LoadConfig(hosts=6, networks=2, ports=24, hosts_per_network=3, duration=1.0)
+    result = run_replicas_on_etcd(cfg, tmp_path, [], members=1, replicas=2)
+    assert result["changes_acked"] > 10
+    assert result["undelivered_after_10s"] == 0
+    per = result["per_replica"]
+    assert [p["writers"] for p in per] == [32, 32]
+    assert sum(p["streams"] for p in per) == 6
+    # The replica serving nothing still applied every change.
+    assert result["observer_cpu_ms_per_change"] > 0
 
 
 def test_bench_server_tls_runs_plain_then_https_and_compares(tmp_path: Path) -> None:

@@ -56,3 +56,37 @@ def test_events_that_cancel_out_send_nothing() -> None:
 
 def _empty() -> Delta:
     return Delta()
+
+
+def test_a_group_commit_of_many_changes_over_several_networks_gives_exact_deltas() -> None:
+    """Hosts in several networks, touched by several events of one revision (an etcd
+    group commit): each host's delta turns its old desired state into the new one."""
+    import random
+
+    rng = random.Random(7)
+    hosts = [Host(f"h{i}", f"192.0.2.{i}") for i in range(1, 7)]
+    networks = [Network(f"n{n}", 100 + n) for n in range(3)]
+    ports = [
+        Port(
+            f"p{n}-{i}",
+            f"n{n}",
+            f"fa:16:3e:00:0{n}:{i:02x}",
+            (f"10.{n}.0.{i}",),
+            host=f"h{1 + (i + n) % 6}",
+            status=PortStatus.ACTIVE,
+        )
+        for n in range(3)
+        for i in range(8)
+    ]
+    before = Snapshot.build(networks, hosts, ports)
+    for _ in range(30):
+        chosen = rng.sample(ports, 6)
+        events: list[Event] = [
+            PortUpserted(replace(p, status=rng.choice([PortStatus.ACTIVE, PortStatus.DOWN])))
+            for p in chosen
+        ]
+        after, deltas = step_all(before, events)
+        for host in hosts:
+            got = apply(desired(before, host.name), deltas.get(host.name, _empty()))
+            assert got == desired(after, host.name)
+        before = after

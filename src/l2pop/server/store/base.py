@@ -10,6 +10,8 @@ put/delete), so an etcd backend fits the same interface:
 * uniqueness (VNI, MAC/IP per network, tunnel IP) is an *index record*
   (kind :data:`INDEX`) put with ``expect=ABSENT`` in the same transaction;
 * the revision is one global, strictly increasing counter (gaps allowed);
+  concurrent transactions on disjoint keys may share one (etcd's group
+  commit folds them into one Txn): their changes then form one record;
 * every committed transaction becomes a :class:`ChangeRecord` holding the
   before and after image of each resource record it touched; index records are
   not part of it. Change records are retained for at least ``retain``

@@ -1,8 +1,11 @@
 """etcd store: several server replicas share one etcd cluster.
 
-* **One l2pop transaction = one etcd Txn** (:mod:`etcd_codec`): guards are
+* **l2pop transactions ride in etcd Txns** (:mod:`etcd_codec`): guards are
   compares on ``mod_revision``, index records make uniqueness hold across
   replicas, and the revision of the write is etcd's revision of the Txn.
+  Concurrent writes on disjoint keys share one Txn (group commit,
+  :mod:`etcd_writer`), each still all or nothing; they then share the
+  revision and one change record.
 * **The change stream is etcd's watch** over the prefix with ``prev_kv``
   (:mod:`etcd_watch`): every replica, the writer included, turns the events of
   one revision into a :class:`ChangeRecord` (before images from ``prev_kv``)
@@ -21,16 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import grpc
+import orjson
 from aetcd import rpc
 
 from l2pop.errors import GoneError, StoreUnavailableError, ValidationError
@@ -44,26 +45,22 @@ from l2pop.server.store.base import (
     StoredRecord,
 )
 from l2pop.server.store.etcd_barrier import SharedRead
-from l2pop.server.store.etcd_client import EtcdClient, EtcdCredentials, is_retryable
+from l2pop.server.store.etcd_client import EtcdClient, EtcdCredentials
 from l2pop.server.store.etcd_codec import (
     Decoded,
     Layout,
-    build_txn,
     check_ops,
     decode_events,
-    failed_guard,
 )
 from l2pop.server.store.etcd_liveness import DEFAULT_TTL_S, HostLiveness
 from l2pop.server.store.etcd_watch import Compacted, follow, read_history
+from l2pop.server.store.etcd_writer import DEFAULT_MAX_TXN_OPS, GroupWriter
 
 __all__ = ["EtcdStore", "open_etcd_store"]
 
 log = logging.getLogger(__name__)
 
 WRITE_TIMEOUT_S = 5.0
-# One attempt of a write: a proposal lost with a dying leader is never answered
-# by etcd before its own 5 s timeout; give up sooner, check, and send again.
-WRITE_ATTEMPT_S = 2.0
 CONNECT_TIMEOUT_S = 10.0
 HEALTH_TIMEOUT_S = 1.0
 HEALTH_CACHE_S = 0.5
@@ -87,6 +84,7 @@ class EtcdStore:
         retain: int = DEFAULT_RETAIN,
         write_timeout: float = WRITE_TIMEOUT_S,
         liveness_ttl: float = DEFAULT_TTL_S,
+        max_txn_ops: int = DEFAULT_MAX_TXN_OPS,
     ) -> None:
         self.layout = Layout(prefix)
         self._client = EtcdClient(endpoints, EtcdCredentials(ca, cert, key, user, password_file))
@@ -113,6 +111,16 @@ class EtcdStore:
         self._broken: str | None = None
         self._health: tuple[float, bool] = (0.0, False)
         self.commits = 0
+        self._writer = GroupWriter(
+            self._client,
+            self.layout,
+            waiting=self._waiting,
+            wait_delivered=self._wait_delivered,
+            barrier_until=self._barrier_until,
+            committed=self._committed,
+            write_timeout=write_timeout,
+            max_txn_ops=max_txn_ops,
+        )
 
     @property
     def revision(self) -> int:
@@ -129,6 +137,7 @@ class EtcdStore:
 
     async def close(self) -> None:
         self._stop.set()
+        await self._writer.close()
         for task in (self._watch, self._compacting):
             if task is not None:
                 task.cancel()
@@ -195,7 +204,7 @@ class EtcdStore:
         elif kv.key == self.layout.compacted_key:
             self._compacted = max(self._compacted, int(kv.value or b"0"))
         elif (parsed := self.layout.parse(kv.key)) is not None and parsed[0] != INDEX:
-            value = json.loads(kv.value)
+            value = orjson.loads(kv.value)
             records.setdefault(parsed[0], {})[parsed[1]] = StoredRecord(value, kv.mod_revision)
         return 0
 
@@ -251,6 +260,7 @@ class EtcdStore:
         for future in self._waiting.values():
             if not future.done():
                 future.set_exception(StoreUnavailableError("the server must restart"))
+        self._writer.fail_all(StoreUnavailableError("the server must restart"))
 
     def _deliver(self, events: list[Any]) -> None:
         self.liveness.on_events(events)
@@ -301,72 +311,17 @@ class EtcdStore:
                 f"the etcd watch did not reach revision {revision} in time"
             ) from None
 
-    # -- writes ---------------------------------------------------------------
+    # -- writes (group commit: :mod:`etcd_writer`) ------------------------------
 
     async def commit(self, ops: Sequence[Op]) -> ChangeRecord:
         check_ops(ops)
         if self._watch is None or self._watch.done() or self._broken is not None:
             raise StoreUnavailableError("the etcd store is not running")
-        txn_id = os.urandom(12).hex()
-        request = build_txn(self.layout, ops, txn_id)
-        landed: asyncio.Future[ChangeRecord] = asyncio.get_running_loop().create_future()
-        self._waiting[txn_id] = landed
-        deadline = time.monotonic() + self._write_timeout
-        try:
-            record = await self._commit(ops, request, landed, deadline)
-        finally:
-            self._waiting.pop(txn_id, None)
-        self.commits += 1
+        return await self._writer.submit(ops)
+
+    def _committed(self, writes: int) -> None:
+        self.commits += writes
         self._maybe_compact()
-        return record
-
-    async def _commit(
-        self,
-        ops: Sequence[Op],
-        request: Any,
-        landed: asyncio.Future[ChangeRecord],
-        deadline: float,
-    ) -> ChangeRecord:
-        while (remaining := deadline - time.monotonic()) > 0:
-            target = self._client.endpoint.target
-            try:
-                attempt = min(WRITE_ATTEMPT_S, remaining)
-                response = await self._client.once("kv", "Txn", request, attempt)
-            except grpc.aio.AioRpcError as exc:
-                if not is_retryable(exc):
-                    detail = exc.details()
-                    raise StoreUnavailableError(f"etcd refused the write: {detail}") from None
-                log.info("etcd write on %s failed (%s); checking it", target, exc.code().name)
-                if await self._landed(landed, deadline):
-                    return landed.result()
-                continue
-            if response.succeeded:
-                return await self._delivered(landed, int(response.header.revision), deadline)
-            failed, head = failed_guard(self.layout, ops, response)
-            await self._wait_delivered(head, deadline)
-            if landed.done():  # it failed on our own earlier attempt, whose reply was lost
-                return landed.result()
-            raise failed
-        raise StoreUnavailableError(f"etcd did not acknowledge within {self._write_timeout:g} s")
-
-    async def _delivered(
-        self, landed: asyncio.Future[ChangeRecord], revision: int, deadline: float
-    ) -> ChangeRecord:
-        try:
-            return await asyncio.wait_for(
-                asyncio.shield(landed), max(0.0, deadline - time.monotonic())
-            )
-        except TimeoutError:
-            raise StoreUnavailableError(
-                f"written at revision {revision} but not yet seen in the watch"
-            ) from None
-
-    async def _landed(self, landed: asyncio.Future[ChangeRecord], deadline: float) -> bool:
-        """After a lost reply: did the Txn land? (the watch reaching the current head tells)."""
-        if deadline > time.monotonic():
-            with contextlib.suppress(StoreUnavailableError):
-                await self._barrier_until(deadline)
-        return landed.done()
 
     async def _barrier_until(self, deadline: float) -> None:
         response = await self._range(

@@ -20,12 +20,12 @@ so a failed transaction names the record that moved, at the same revision.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import orjson
 from aetcd import rpc
 
 from l2pop.server.store.base import (
@@ -44,12 +44,18 @@ from l2pop.server.store.base import (
 __all__ = [
     "Decoded",
     "Layout",
+    "TxnParts",
+    "broken_guard",
     "build_txn",
     "check_ops",
     "decode_events",
     "encode_value",
     "failed_guard",
+    "failed_head",
+    "finish_txn",
+    "guard_count",
     "prefix_end",
+    "txn_parts",
 ]
 
 EVENT_DELETE = 1
@@ -64,7 +70,9 @@ def prefix_end(key: bytes) -> bytes:
 
 
 def encode_value(value: JSON) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+    # orjson: the watch decodes every value twice (the record and its before
+    # image) on every replica; the stdlib's json was a visible share of that.
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -117,9 +125,23 @@ def _compare_mod(key: bytes, expect: int) -> Any:
     )
 
 
-def build_txn(layout: Layout, ops: Sequence[Op], txn_id: str) -> Any:
-    """One etcd TxnRequest for ``ops``; its failure branch reads the guarded keys."""
-    compare, success, failure = [], [], []
+@dataclass(slots=True)
+class TxnParts:
+    """The compares, writes and failure-branch reads of one or more l2pop writes."""
+
+    compare: list[Any]
+    success: list[Any]
+    failure: list[Any]
+
+
+def txn_parts(layout: Layout, ops: Sequence[Op], into: TxnParts | None = None) -> TxnParts:
+    """Append one l2pop write's compares, writes and guard reads to ``into``.
+
+    The failure branch gets one read per guard, in the order of the guards,
+    so a failed Txn's responses tell which guard of which write moved.
+    """
+    parts = into if into is not None else TxnParts([], [], [])
+    compare, success, failure = parts.compare, parts.success, parts.failure
     for op in ops:
         if isinstance(op, CheckNone):
             start = layout.record_key(op.kind, op.prefix)
@@ -143,36 +165,67 @@ def build_txn(layout: Layout, ops: Sequence[Op], txn_id: str) -> Any:
             success.append(rpc.RequestOp(request_put=put))
         elif isinstance(op, Delete):
             success.append(rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=key)))
-    success.append(
-        rpc.RequestOp(request_put=rpc.PutRequest(key=layout.txn_key, value=txn_id.encode()))
-    )
-    failure.append(_range(layout.txn_key))
-    return rpc.TxnRequest(compare=compare, success=success, failure=failure)
+    return parts
+
+
+def finish_txn(layout: Layout, parts: TxnParts, txn_id: str) -> Any:
+    """The TxnRequest: ``parts`` plus the ``txn`` key's put (and its read on failure)."""
+    success = [
+        *parts.success,
+        rpc.RequestOp(request_put=rpc.PutRequest(key=layout.txn_key, value=txn_id.encode())),
+    ]
+    failure = [*parts.failure, _range(layout.txn_key)]
+    return rpc.TxnRequest(compare=parts.compare, success=success, failure=failure)
+
+
+def build_txn(layout: Layout, ops: Sequence[Op], txn_id: str) -> Any:
+    """One etcd TxnRequest for ``ops``; its failure branch reads the guarded keys."""
+    return finish_txn(layout, txn_parts(layout, ops), txn_id)
+
+
+def guard_count(ops: Sequence[Op]) -> int:
+    """How many compares (and failure-branch reads) ``ops`` adds to a Txn."""
+    return sum(1 for op in ops if isinstance(op, CheckNone) or op.expect is not None)
+
+
+def broken_guard(
+    layout: Layout, ops: Sequence[Op], replies: Sequence[Any]
+) -> PreconditionFailed | None:
+    """The first guard of ``ops`` that the failure branch's ``replies`` (its reads,
+    in guard order) show broken; None when every guard of ``ops`` held."""
+    guarded = [op for op in ops if isinstance(op, CheckNone) or op.expect is not None]
+    for op, reply in zip(guarded, replies, strict=True):
+        if isinstance(op, CheckNone):
+            if reply.kvs:
+                found = layout.parse(reply.kvs[0].key)
+                name = found[1] if found else op.prefix
+                return PreconditionFailed(op.kind, name, 0, reply.kvs[0].mod_revision)
+            continue
+        actual = reply.kvs[0].mod_revision if reply.kvs else 0
+        if actual != op.expect:
+            return PreconditionFailed(op.kind, op.key, op.expect, actual)
+    return None
+
+
+def failed_head(response: Any) -> int:
+    """The latest l2pop revision a failed Txn saw (its last read, of the ``txn`` key)."""
+    last = response.responses[-1].response_range
+    return int(last.kvs[0].mod_revision) if last.kvs else 0
 
 
 def failed_guard(
     layout: Layout, ops: Sequence[Op], response: Any
 ) -> tuple[PreconditionFailed, int]:
     """The first guard that did not hold, and the latest l2pop revision then."""
-    replies = [r.response_range for r in response.responses]
-    head = replies[-1].kvs[0].mod_revision if replies[-1].kvs else 0
-    guarded = [op for op in ops if isinstance(op, CheckNone) or op.expect is not None]
-    first: PreconditionFailed | None = None
-    for op, reply in zip(guarded, replies, strict=False):
-        if isinstance(op, CheckNone):
-            if reply.kvs:
-                found = layout.parse(reply.kvs[0].key)
-                name = found[1] if found else op.prefix
-                return PreconditionFailed(op.kind, name, 0, reply.kvs[0].mod_revision), head
-            continue
-        actual = reply.kvs[0].mod_revision if reply.kvs else 0
-        failed = PreconditionFailed(op.kind, op.key, op.expect, actual)
-        if actual != op.expect:
-            return failed, head
-        first = first or failed
-    # Every guard holds when read back: only possible with duplicate keys in ops.
-    assert first is not None or not guarded, "a failed txn without guards"
-    return first or PreconditionFailed("txn", "", None, 0), head
+    replies = [r.response_range for r in response.responses][:-1]
+    failed = broken_guard(layout, ops, replies)
+    if failed is None:
+        # Every guard holds when read back: only possible with duplicate keys in ops.
+        guarded = [op for op in ops if not isinstance(op, CheckNone) and op.expect is not None]
+        assert guarded, "a failed txn without guards"
+        first = guarded[0]
+        failed = PreconditionFailed(first.kind, first.key, first.expect, first.expect or 0)
+    return failed, failed_head(response)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +237,7 @@ class Decoded:
 
 
 def _image(kv: Any) -> JSON | None:
-    value: JSON = json.loads(kv.value)
+    value: JSON = orjson.loads(kv.value)
     return value
 
 

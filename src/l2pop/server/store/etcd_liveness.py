@@ -31,6 +31,7 @@ from aetcd import rpc
 from l2pop.errors import StoreUnavailableError
 from l2pop.server.store.etcd_client import EtcdClient
 from l2pop.server.store.etcd_codec import Layout
+from l2pop.server.store.etcd_keepalive import KeepAlives
 
 __all__ = ["DEFAULT_TTL_S", "HostLiveness", "Lease"]
 
@@ -58,6 +59,8 @@ class HostLiveness:
         self._leases: dict[str, Lease] = {}
         self._held: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
+        self._keepalives = KeepAlives(client)
+        self._renewing: dict[str, asyncio.Task[None]] = {}
 
     # -- what every replica knows ---------------------------------------------
 
@@ -107,10 +110,24 @@ class HostLiveness:
                 del self._held[host]
 
     async def seen(self, host: str) -> None:
-        """The host's agent spoke to this replica: renew (at most every ttl/3)."""
+        """The host's agent spoke to this replica: renew (at most every ttl/3).
+
+        Only a host without a lease here waits (grant and put: it must be up
+        when its first report is answered); a due renewal runs beside the
+        request, which need not wait for it -- the lease has 2/3 of its TTL left.
+        """
         lease = self._leases.get(host)
         if lease is not None and time.monotonic() - lease.renewed < self._ttl / 3:
             return
+        if lease is not None:
+            if host not in self._renewing:
+                task = asyncio.create_task(self._renew_quietly(host, lease))
+                self._renewing[host] = task
+                task.add_done_callback(lambda _: self._renewing.pop(host, None))
+            return
+        await self._renew_quietly(host, None)
+
+    async def _renew_quietly(self, host: str, lease: Lease | None) -> None:
         try:
             await self._renew(host, lease)
         except (StoreUnavailableError, grpc.aio.AioRpcError) as exc:
@@ -133,19 +150,7 @@ class HostLiveness:
 
     async def _keepalive(self, lease_id: int) -> int:
         """The lease's remaining TTL after renewing it (0: it had expired)."""
-
-        async def one() -> AsyncIterator[Any]:
-            yield rpc.LeaseKeepAliveRequest(ID=lease_id)
-
-        await self._client.ready(CALL_S)
-        stub = rpc.LeaseStub(self._client.channel())
-        call = stub.LeaseKeepAlive(one(), metadata=self._client.metadata(), timeout=CALL_S)
-        try:
-            async for response in call:
-                return int(response.TTL)
-        finally:
-            call.cancel()
-        return 0
+        return await self._keepalives.renew(lease_id, CALL_S)
 
     def _ensure_renewer(self) -> None:
         if self._task is None or self._task.done():
@@ -159,7 +164,10 @@ class HostLiveness:
         # Hosts no longer held keep their lease until it runs out (then: down).
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        tasks = [self._task, *self._renewing.values()]
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._keepalives.close()
