@@ -4,4 +4,5 @@ from __future__ import annotations
 
 __all__ = ["__version__"]
 
-__version__ = "0.1.0"
+# The package version, in this one place (pyproject.toml reads it: dynamic version).
+__version__ = "0.2.0.dev0"

@@ -7,6 +7,7 @@ command functions, so ``l2pop --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -19,11 +20,14 @@ __all__ = ["build_app", "main"]
 PART_MODULES = (
     "l2pop.server.cli",
     "l2pop.admin.cli",
+    "l2pop.admin.explain_cli",
     "l2pop.agent.cli",
+    "l2pop.evpn.cli",
     "l2pop.lab.cli",
     "l2pop.sim.cli",
     "l2pop.bench.cli",
     "l2pop.store_cli",
+    "l2pop.config_cli",
     "l2pop.pki_cli",
 )
 
@@ -61,8 +65,15 @@ def build_app() -> typer.Typer:
                 raise
             continue
         module.register(app)
+    from l2pop.config_cli import describe_config
+
+    describe_config(app)
     return app
 
 
 def main() -> None:
-    build_app()()
+    from l2pop.config_cli import expand_config
+
+    app = build_app()
+    # --config FILE of server/agent/evpn becomes the file's flags, before the user's.
+    app(args=expand_config(app, sys.argv[1:]))

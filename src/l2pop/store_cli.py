@@ -28,7 +28,9 @@ def parse_target(value: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    store = typer.Typer(name="store", help="Store maintenance: copy SQLite into etcd.")
+    store = typer.Typer(
+        name="store", help="Store maintenance: copy SQLite into etcd, backup, restore."
+    )
 
     @store.command("copy")
     def copy(
@@ -51,7 +53,11 @@ def register(app: typer.Typer) -> None:
         import asyncio
 
         from l2pop.errors import L2popError
-        from l2pop.server.store.copy import copy_sqlite_to_etcd, read_sqlite_records
+        from l2pop.server.store.copy import (
+            copy_sqlite_to_etcd,
+            read_sqlite_records,
+            sqlite_revision,
+        )
         from l2pop.server.store.etcd import EtcdStore
 
         async def run() -> str:
@@ -63,7 +69,7 @@ def register(app: typer.Typer) -> None:
             )  # fmt: skip
             await store.start()
             try:
-                report = await copy_sqlite_to_etcd(records, store)
+                report = await copy_sqlite_to_etcd(records, store, sqlite_revision(path))
             finally:
                 await store.close()
             kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.records.items())) or "nothing"
@@ -78,4 +84,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"l2pop store copy: {exc}", err=True)
             raise typer.Exit(2) from None
 
+    from l2pop.store_backup_cli import add_backup_commands
+
+    add_backup_commands(store)
     app.add_typer(store)

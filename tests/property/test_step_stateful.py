@@ -45,6 +45,10 @@ from l2pop.core import (
     PortEvent,
     PortStatus,
     PortUpserted,
+    RemoteDeleted,
+    RemoteEndpoint,
+    RemoteKind,
+    RemoteUpserted,
     Snapshot,
     apply,
     desired,
@@ -81,6 +85,13 @@ PAIRS = (
 )
 
 
+# Remote VTEPs (FRR, switches) never share an address with an l2pop host; their MACs
+# sometimes collide with a port's (p0's first MAC) or a pair's: l2pop's own wins.
+REMOTE_VTEPS = ("198.18.0.1", "198.18.0.2", "2001:db8:ff::1")
+REMOTE_MACS = ("52:54:00:00:00:01", "52:54:00:00:00:02", "fa:16:3e:00:00:00", VMAC)
+REMOTE_IPS = (None, "10.0.0.50", "10.0.0.1", "2001:db8:1::50")
+
+
 def port_macs(pid: str) -> tuple[str, str]:
     """Two MACs a port may use; no other port ever uses them."""
     i = int(pid[1:])
@@ -97,6 +108,7 @@ class CoreMachine(RuleBasedStateMachine):
         self.networks: dict[str, Network] = {}
         self.hosts: dict[str, Host] = {}
         self.ports: dict[str, Port] = {}
+        self.remotes: dict[str, RemoteEndpoint] = {}
         self.snap = Snapshot()
         self.applied: dict[str, HostState] = {h: HostState() for h in WATCHED}
         self.revision = 0
@@ -148,7 +160,9 @@ class CoreMachine(RuleBasedStateMachine):
 
     @invariant()
     def snapshot_equals_a_fresh_build_from_the_records(self) -> None:
-        built = Snapshot.build(self.networks.values(), self.hosts.values(), self.ports.values())
+        built = Snapshot.build(
+            self.networks.values(), self.hosts.values(), self.ports.values(), self.remotes.values()
+        )
         assert built == self.snap
         for host in WATCHED:
             assert desired(built, host) == self.applied[host]
@@ -200,6 +214,8 @@ class CoreMachine(RuleBasedStateMachine):
     def delete_network(self, net_id: str) -> None:
         self.networks.pop(net_id, None)
         self.ports = {pid: p for pid, p in self.ports.items() if p.network_id != net_id}
+        # The server never reuses a network id: its remote endpoints are gone for good.
+        self.remotes = {k: r for k, r in self.remotes.items() if r.network_id != net_id}
         self.run(NetworkDeleted(net_id))
 
     # --- hosts ----------------------------------------------------------------
@@ -309,6 +325,34 @@ class CoreMachine(RuleBasedStateMachine):
     def delete_port(self, data: st.DataObject) -> None:
         port = self.ports.pop(self.existing(data).id)
         self.run(PortDeleted(port.network_id, port.id))
+
+    # --- remote endpoints (imported EVPN routes) --------------------------------
+
+    @rule(
+        net_id=st.sampled_from(NETWORKS),
+        vtep=st.sampled_from(REMOTE_VTEPS),
+        mac=st.sampled_from((None, *REMOTE_MACS)),
+        ip=st.sampled_from(REMOTE_IPS),
+    )
+    def import_route(self, net_id: str, vtep: str, mac: str | None, ip: str | None) -> None:
+        if mac is None:
+            endpoint = RemoteEndpoint(net_id, RemoteKind.FLOOD, vtep)
+        else:
+            endpoint = RemoteEndpoint(net_id, RemoteKind.MAC, vtep, mac, ip)
+        if net_id not in self.networks:
+            old = self.snap
+            self.run(RemoteUpserted(endpoint))
+            assert self.snap is old  # a route of an unknown network programs nothing
+            return
+        self.remotes[endpoint.key] = endpoint
+        self.run(RemoteUpserted(endpoint))
+
+    @precondition(lambda self: self.remotes)
+    @rule(data=st.data())
+    def withdraw_route(self, data: st.DataObject) -> None:
+        key = data.draw(st.sampled_from(sorted(self.remotes)), label="route")
+        endpoint = self.remotes.pop(key)
+        self.run(RemoteDeleted(endpoint.network_id, key))
 
 
 CoreMachine.TestCase.settings = settings(stateful_step_count=40, deadline=None)

@@ -301,6 +301,11 @@ def _state_command(app: typer.Typer) -> None:
                     )
         show_table("entries", rows, [("network", "network"), ("vni", "vni"), ("kind", "kind"),
                                      ("entry", "entry")])  # fmt: skip
+        from l2pop.admin.evpn_cli import REMOTE_COLUMNS, remote_rows
+
+        remote = _run(lambda: remote_rows(client, list(answer["networks"])))
+        if remote:  # imported by EVPN gateways: part of the entries above
+            show_table("remote endpoints", remote, REMOTE_COLUMNS)
 
 
 def register(app: typer.Typer) -> None:
@@ -317,3 +322,6 @@ def register(app: typer.Typer) -> None:
 
     register_subnets(app)
     _state_command(app)
+    from l2pop.admin import evpn_cli
+
+    evpn_cli.register(app)

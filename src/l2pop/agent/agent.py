@@ -26,21 +26,24 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from l2pop.agent.announce import Announcer, endpoint_url
 from l2pop.agent.backoff import Backoff
 from l2pop.agent.client import HostApi
 from l2pop.agent.config import AgentConfig
 from l2pop.agent.desired import Held
+from l2pop.agent.endpoint import AgentEndpoint, Sources
 from l2pop.agent.intake import Batch, LineIntake, Relist
 from l2pop.agent.kernel import KernelView, Scope
-from l2pop.agent.metrics import AgentMetrics, MetricsServer
+from l2pop.agent.metrics import AgentMetrics
 from l2pop.agent.ports import StatusReporter, status_to_report, statuses_to_report
 from l2pop.agent.supervise import supervise
 from l2pop.agent.taps import TapWatcher
 from l2pop.agent.underlay import UnderlayAllowlist
 from l2pop.core.model import PortStatus
 from l2pop.dataplane.allowlist import Allowlist
-from l2pop.dataplane.base import Dataplane, TapEvent
+from l2pop.dataplane.base import AttachTap, Dataplane, Op, TapEvent
 from l2pop.errors import (
     AuthError,
     DataplaneError,
@@ -50,6 +53,7 @@ from l2pop.errors import (
     ServerUnreachableError,
     ValidationError,
 )
+from l2pop.explain.wire import encode_held, encode_kernel
 
 __all__ = ["Agent"]
 
@@ -84,7 +88,11 @@ class Agent:
         self._stop = asyncio.Event()
         self._repair_now = asyncio.Event()
         self.listed = asyncio.Event()
+        # Set once the kernel was read at start: from then on the agent holds the
+        # host fail-static whether or not a server answers (systemd's READY=1).
+        self.ready = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._announcer: Announcer | None = None  # run() makes it
         self._opened_streams = 0
         self._intake = LineIntake(self.metrics)
         # Between list/watch attempts; reset when a watch stream opens.
@@ -109,11 +117,20 @@ class Agent:
         self._api = api
         reporter = StatusReporter(api, self.metrics, cfg.backoff)
         self._reporter = reporter
-        metrics_server = (
-            MetricsServer(self.metrics, cfg.metrics_port, cfg.metrics_addr)
+        endpoint = (
+            AgentEndpoint(
+                self.metrics.registry,
+                Sources(self._loop, self._held_json, self._kernel_json),
+                cfg.metrics_port,
+                cfg.metrics_addr,
+            )
             if cfg.metrics_port is not None
             else None
         )
+        url = endpoint_url(
+            cfg.metrics_addr, None if endpoint is None else endpoint.port, cfg.tunnel_ip
+        )
+        announcer = self._announcer = Announcer(api, lambda: self.held.revision, url)
         watcher = TapWatcher(self.dataplane, cfg.tap_poll)
         watcher.start()
         log.info(
@@ -123,11 +140,17 @@ class Agent:
             cfg.mode.value,
             ", ".join(cfg.servers),
         )
+        try:
+            await self.view.read()
+        except DataplaneError as exc:
+            log.error("cannot read the kernel at start: %s (the repair retries)", exc)
+        self.ready.set()
         bodies: dict[str, Callable[[], Awaitable[None]]] = {
             "sync": self._sync_forever,
             "taps": lambda: self._taps_forever(watcher),
             "repair": self._repair_forever,
             "reporter": reporter.run,
+            "announce": announcer.run,
         }
         tasks = [
             asyncio.create_task(supervise(name, body, cfg.backoff), name=f"agent-{name}")
@@ -143,8 +166,8 @@ class Agent:
             await self.view.drain()
             await watcher.stop()
             await api.aclose()
-            if metrics_server is not None:
-                metrics_server.close()
+            if endpoint is not None:
+                endpoint.close()
             # Like every dataplane call, off the loop: pyroute2's IPRoute.close() runs an
             # event loop of its own and fails inside a running one.
             await asyncio.to_thread(self.dataplane.close)
@@ -235,11 +258,13 @@ class Agent:
                 len(listing.state.networks),
                 listing.state.entry_count(),
                 len(self.held.ports),
+                extra={"revision": listing.revision},
             )
             self.view.stale = True  # a list is followed by a full read + reconcile
             await self._reconcile(None)
             self._report_statuses()
         self.listed.set()
+        self._applied()
         return True
 
     async def _watch_once(self) -> bool:
@@ -253,7 +278,10 @@ class Agent:
             self.metrics.server_connected.set(1)
             self._failures = 0
             self._backoff.reset()
-            log.info("watching %s from revision %d", api.url, self.held.revision)
+            revision = self.held.revision
+            log.info(
+                "watching %s from revision %d", api.url, revision, extra={"revision": revision}
+            )
             async for lines in batches:
                 got_line = True
                 await self._on_lines(lines)
@@ -269,6 +297,7 @@ class Agent:
             finally:
                 if batch.changes:
                     await self._settle(batch)
+                    self._applied()
             self.metrics.last_revision.set(self.held.revision)
 
     async def _settle(self, batch: Batch) -> None:
@@ -282,8 +311,13 @@ class Agent:
     # --- kernel -----------------------------------------------------------------------
 
     async def _reconcile(self, scope: Scope | None) -> int | None:
-        """Reconcile under the lock; the ops applied, or None when the dataplane failed
-        (logged, and a full resync follows soon)."""
+        """Reconcile under the lock; how many ops were applied, or None when the
+        dataplane failed (logged, and a full resync follows soon)."""
+        ops = await self._reconcile_ops(scope)
+        return None if ops is None else len(ops)
+
+    async def _reconcile_ops(self, scope: Scope | None) -> list[Op] | None:
+        """:meth:`_reconcile`, returning the ops themselves."""
         try:
             ops = await self.view.reconcile(self.held, scope)
         except DataplaneError as exc:
@@ -291,9 +325,14 @@ class Agent:
             self._repair_now.set()
             return None
         if ops:
-            log.info("applied %d ops (%s)", len(ops), "full" if scope is None else "delta")
+            log.info(
+                "applied %d ops (%s)",
+                len(ops),
+                "full" if scope is None else "delta",
+                extra={"revision": self.held.revision},
+            )
         await self._sync_allowlist()
-        return len(ops)
+        return ops
 
     async def _sync_allowlist(self) -> None:
         if self._allowlist is not None and not await self._allowlist.sync(self.held.state):
@@ -308,9 +347,17 @@ class Agent:
             if not self.listed.is_set():
                 continue  # never repair toward a state we have not listed
             async with self._lock:
+                # A tap that appeared since the last read is news its event is about
+                # to bring (the repair's read merely saw it first), not drift.
+                known_taps = frozenset(self.view.taps)
                 self.view.stale = True
-                count = await self._reconcile(None)
+                ops = await self._reconcile_ops(None)
                 self._report_statuses()
+            count = sum(
+                1
+                for op in ops or ()
+                if not (isinstance(op, AttachTap) and op.tap not in known_taps)
+            )
             if count:
                 self.metrics.drift_repairs.inc()
                 log.warning("drift repair: the kernel differed, %d ops applied", count)
@@ -345,13 +392,31 @@ class Agent:
         if port is None or not self.listed.is_set():
             return  # not a port of ours (yet): a port record arriving later handles it
         if not event.present:
-            log.info("tap %s of port %s gone", event.tap, port.id)
+            log.info("tap %s of port %s gone", event.tap, port.id, extra={"port_id": port.id})
             self._reporter.report(port.id, PortStatus.DOWN)
             return
-        log.info("tap %s of port %s appeared", event.tap, port.id)
+        log.info("tap %s of port %s appeared", event.tap, port.id, extra={"port_id": port.id})
         attached = await self._reconcile(Scope(frozenset({port.network_id}))) is not None
         if attached and port.admin_state_up:
             self._reporter.report(port.id, PortStatus.ACTIVE)
+
+    def _applied(self) -> None:
+        if self._announcer is not None:
+            self._announcer.poke()
+
+    # --- explain's endpoint (DESIGN.md §5) ---------------------------------------------
+
+    async def _held_json(self) -> dict[str, Any]:
+        """The held state; read on the loop between two lines, so never half applied."""
+        state = self.held.state
+        return encode_held(self.config.host, self.held.revision, self.config.mode, state.networks)
+
+    async def _kernel_json(self) -> dict[str, Any]:
+        """A live read of the kernel objects this agent owns (under the lock: the
+        dataplane takes one call at a time)."""
+        async with self._lock:
+            networks = await self.view.live()
+        return encode_kernel(self.config.host, self.config.mode, networks)
 
     def _require_api(self) -> HostApi:
         assert self._api is not None, "run() sets the API client"

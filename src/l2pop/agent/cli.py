@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from l2pop.dataplane.base import Dataplane, Mode
+from l2pop.logs import LogFormat, setup_logging
 from l2pop.tlsclient import CaFileOption, CertOption, KeyOption
 
 __all__ = ["DataplaneKind", "make_dataplane", "register"]
@@ -71,9 +72,19 @@ def agent_command(
     metrics_port: Annotated[
         int | None,
         typer.Option(
-            "--metrics-port", help="Serve Prometheus /metrics on this port (off if unset)."
+            "--metrics-port",
+            help="Serve /metrics, and explain's read-only /held and /kernel, on this port "
+            "(off if unset).",
         ),
     ] = None,
+    metrics_addr: Annotated[
+        str,
+        typer.Option(
+            "--metrics-addr",
+            help="Address for --metrics-port: a management address (it shows the host's "
+            "forwarding tables; no secret). Default all addresses.",
+        ),
+    ] = "0.0.0.0",
     resync_interval: Annotated[
         float, typer.Option("--resync-interval", min=0.1, help="Seconds between drift repairs.")
     ] = 30.0,
@@ -90,6 +101,10 @@ def agent_command(
     log_level: Annotated[
         str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")
     ] = "INFO",
+    log_format: Annotated[
+        LogFormat,
+        typer.Option("--log-format", help="human lines, or json: one object per line."),
+    ] = LogFormat.HUMAN,
     ca_file: CaFileOption = None,
     cert: CertOption = None,
     key: KeyOption = None,
@@ -101,9 +116,7 @@ def agent_command(
     from l2pop.secretfile import read_secret
     from l2pop.tlsclient import ClientTls
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(log_level, log_format, host=host)  # every record names this host
     # The agent's own log says what happened; the libraries' request-by-request and
     # message-by-message lines would drown it (at DEBUG, thousands per resync).
     for noisy in ("httpx", "httpcore", "pyroute2"):
@@ -118,6 +131,7 @@ def agent_command(
             mode=mode,
             interface=interface,
             metrics_port=metrics_port,
+            metrics_addr=metrics_addr,
             resync_interval=resync_interval,
             underlay_allowlist=underlay_allowlist,
             tls=ClientTls(ca_file, cert, key),
@@ -137,9 +151,24 @@ def agent_command(
 
 async def _run(agent: object) -> None:
     from l2pop.agent.agent import Agent
+    from l2pop.sdnotify import Notifier
 
     assert isinstance(agent, Agent)
+    notifier = Notifier()  # systemd's NOTIFY_SOCKET, when it runs us
+
+    def stop() -> None:
+        notifier.stopping()
+        agent.request_stop()
+
+    async def announce() -> None:
+        await agent.ready.wait()
+        notifier.ready(f"kernel read; servers {', '.join(agent.config.servers)}")
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, agent.request_stop)
-    await agent.run()
+        loop.add_signal_handler(sig, stop)
+    ready = asyncio.create_task(announce())
+    try:
+        await agent.run()
+    finally:
+        ready.cancel()

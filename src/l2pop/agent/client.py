@@ -11,7 +11,6 @@ revision means the same state everywhere). Answers are decoded with
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -23,7 +22,14 @@ import httpx
 from l2pop.agent.servers import rank_servers
 from l2pop.core.model import PortStatus
 from l2pop.core.state import HostState
-from l2pop.core.wire import HostPort, WatchChange, decode_change, decode_state
+from l2pop.core.wire import (
+    Bookmark,
+    HostPort,
+    UnknownLine,
+    WatchLine,
+    decode_line,
+    decode_state,
+)
 from l2pop.errors import (
     AuthError,
     ForbiddenError,
@@ -33,6 +39,7 @@ from l2pop.errors import (
     ServerUnreachableError,
     ValidationError,
 )
+from l2pop.protocol import HEADER, PROTOCOL_VERSION
 from l2pop.tlsclient import ClientTls, httpx_verify
 
 __all__ = [
@@ -59,40 +66,10 @@ class Listing:
     ports: tuple[HostPort, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Bookmark:
-    revision: int
-
-
-@dataclass(frozen=True, slots=True)
-class UnknownLine:
-    """A well-formed line of a type this agent does not know (a newer server)."""
-
-    kind: str
-
-
-WatchLine = WatchChange | Bookmark | UnknownLine
-
-
 def parse_line(text: str) -> WatchLine:
-    """One NDJSON watch line; ValidationError when it is not one the agent can trust."""
-    try:
-        body: Any = json.loads(text)
-    except ValueError:
-        raise ValidationError("watch line", text[:200], "not JSON") from None
-    if not isinstance(body, dict):
-        raise ValidationError("watch line", text[:200], "not a JSON object")
-    kind = body.get("type")
-    if kind == "change":
-        return decode_change(body)
-    if kind == "bookmark":
-        revision = body.get("revision")
-        if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
-            raise ValidationError("bookmark.revision", revision, "must be an integer >= 0")
-        return Bookmark(revision)
-    if isinstance(kind, str):
-        return UnknownLine(kind)
-    raise ValidationError("watch line type", kind, "missing or not a string")
+    """One NDJSON watch line (:func:`l2pop.core.wire.decode_line`); ValidationError when
+    it is not one the agent can trust."""
+    return decode_line(text)
 
 
 def _error_for(response: httpx.Response) -> L2popError:
@@ -133,7 +110,7 @@ class HostApi:
         self._host = host
         self._timeout = timeout
         self._client = httpx.AsyncClient(
-            headers={"X-Auth-Token": token},
+            headers={"X-Auth-Token": token, HEADER: str(PROTOCOL_VERSION)},
             timeout=timeout,
             transport=transport,
             verify=httpx_verify(tls),
@@ -199,6 +176,11 @@ class HostApi:
         """``PUT /v1/hosts/{host}/ports/{id}/status``."""
         path = f"/v1/hosts/{self._host}/ports/{port_id}/status"
         await self._request("PUT", path, {"status": status.value})
+
+    async def report_agent(self, revision: int, endpoint: str | None) -> None:
+        """``PUT /v1/hosts/{host}/agent``: the revision applied and the endpoint's URL."""
+        body = {"revision": revision, "endpoint": endpoint}
+        await self._request("PUT", f"/v1/hosts/{self._host}/agent", body)
 
     @asynccontextmanager
     async def watch(self, revision: int, idle_timeout: float) -> AsyncIterator[AsyncIterator[str]]:

@@ -81,6 +81,11 @@ class KernelView:
         self.stale = False
         self._export()
 
+    async def live(self) -> dict[int, KernelNetwork]:
+        """A fresh read of the kernel, not recorded (explain's ``/kernel``: the view is
+        what the agent believes, this is what is there)."""
+        return await self._call(self._dp.read)
+
     async def reconcile(self, held: Held, scope: Scope | None = None) -> list[Op]:
         """Make the kernel hold ``held`` (all of it, or the part in ``scope``); return the
         ops applied. Raises DataplaneError (the view is then stale)."""

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Sequence
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from l2pop.dataplane.base import Op
 
-__all__ = ["AgentMetrics", "MetricsServer"]
-
-log = logging.getLogger(__name__)
+__all__ = ["AgentMetrics"]
 
 
 class AgentMetrics:
@@ -73,19 +68,3 @@ class AgentMetrics:
     def count_ops(self, ops: Sequence[Op]) -> None:
         for op in ops:
             self.ops.labels(type(op).__name__).inc()
-
-
-class MetricsServer:
-    """``/metrics`` over HTTP in a background thread; ``close`` stops it."""
-
-    def __init__(self, metrics: AgentMetrics, port: int, addr: str = "0.0.0.0") -> None:
-        server, thread = start_http_server(port, addr=addr, registry=metrics.registry)
-        self._server: WSGIServer = server
-        self._thread: threading.Thread = thread
-        self.port: int = server.server_port
-        log.info("metrics on http://%s:%d/metrics", addr, self.port)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5.0)

@@ -97,12 +97,12 @@ async def _bench(
         "mean_fanout_hosts": round(sum(fanout) / max(1, len(fanout)), 1),
         # The server joins the lines a stream gets in one loop turn into one write.
         "server_lines_per_stream_write": round(lines / max(1, writes), 2),
-        # The server's processes together (it and its stream writer), then its
+        # The server's processes together (it and any children), then its
         # main process alone: its one Python thread is what saturates first.
         "server_cpu_percent_during_load": round(100 * cpu_load / load["elapsed_s"], 1),
         "server_main_process_cpu_percent": round(100 * main_load / load["elapsed_s"], 1),
         # CPU the server spent per acknowledged change (all its work: HTTP,
-        # store, core step, fan-out, the writer process's socket writes).
+        # store, core step, fan-out, the socket writes).
         "server_cpu_ms_per_change": round(1000 * cpu_load / max(1, load["acked"]), 3),
         "server_main_process_cpu_ms_per_change": round(1000 * main_load / max(1, load["acked"]), 3),
         "server_rss_mib": round(server.memory_info().rss / 2**20, 1),
@@ -170,10 +170,6 @@ def run_bench(
 def run_plain_and_tls(cfg: Any, workdir: Path, server_args: list[str]) -> dict[str, Any]:
     """The same load on plain HTTP, then on HTTPS (each on a fresh server), and the
     cost of TLS as ratios of the two runs (the yardstick: plain HTTP, same run)."""
-    # TLS streams are written by the server's own thread (a writer process gets
-    # plain sockets): the plain run does the same, or it would measure that too.
-    if "--no-stream-writer" not in server_args:
-        server_args = [*server_args, "--no-stream-writer"]
     plain = run_bench(cfg, workdir / "plain", server_args)
     tls = run_bench(cfg, workdir / "tls", server_args, tls=True)
 

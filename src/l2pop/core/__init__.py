@@ -18,6 +18,7 @@ from l2pop.core.model import (
     normalize_mac,
     validate_vni,
 )
+from l2pop.core.remote import REMOTE_PUBLISHER, RemoteEndpoint, RemoteKind
 from l2pop.core.snapshot import NetworkSlice, Snapshot, desired, publication
 from l2pop.core.state import (
     EMPTY,
@@ -39,6 +40,8 @@ from l2pop.core.step import (
     NetworkUpserted,
     PortDeleted,
     PortUpserted,
+    RemoteDeleted,
+    RemoteUpserted,
     step,
     step_all,
 )
@@ -46,6 +49,7 @@ from l2pop.core.step import (
 __all__ = [
     "DEFAULT_MTU",
     "EMPTY",
+    "REMOTE_PUBLISHER",
     "AddressPair",
     "Delta",
     "Entries",
@@ -66,6 +70,10 @@ __all__ = [
     "PortEvent",
     "PortStatus",
     "PortUpserted",
+    "RemoteDeleted",
+    "RemoteEndpoint",
+    "RemoteKind",
+    "RemoteUpserted",
     "Snapshot",
     "Unicast",
     "apply",

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from l2pop.core.model import Host, Network, Port, is_single_address
+from l2pop.core.remote import REMOTE_PUBLISHER, RemoteEndpoint, remote_publication
 from l2pop.core.state import EMPTY, Entries, HostState, Neigh, NetworkState, Unicast
 from l2pop.errors import NotFoundError
 
@@ -55,6 +56,8 @@ class NetworkSlice:
     bound: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # host -> entries it publishes; hosts that publish nothing are absent.
     published: Mapping[str, Entries] = field(default_factory=dict)
+    # key -> remote endpoint (imported EVPN routes); published as REMOTE_PUBLISHER.
+    remote: Mapping[str, RemoteEndpoint] = field(default_factory=dict)
 
     def view_for(self, host: str) -> Entries:
         """The union of what every host but ``host`` publishes here."""
@@ -72,7 +75,27 @@ class NetworkSlice:
             published[host] = entries
         else:
             published.pop(host, None)
-        return NetworkSlice(self.network, self.ports, self.bound, published)
+        return NetworkSlice(self.network, self.ports, self.bound, published, self.remote)
+
+    def own_macs(self) -> frozenset[str]:
+        """MACs of l2pop's own ports here (any status) and the MACs its hosts publish
+        (address pairs): they win over remote endpoints with the same MAC."""
+        macs: set[str] = {p.mac_address for p in self.ports.values()}
+        for host, entries in self.published.items():
+            if host != REMOTE_PUBLISHER:
+                macs.update(u.mac for u in entries.unicast)
+        return frozenset(macs)
+
+    def republish_remote(self, remote: Mapping[str, RemoteEndpoint] | None = None) -> NetworkSlice:
+        """This slice with ``remote`` (default: its own) and their publication recomputed."""
+        remote = self.remote if remote is None else remote
+        published = dict(self.published)
+        entries = remote_publication(remote.values(), self.own_macs()) if remote else EMPTY
+        if entries:
+            published[REMOTE_PUBLISHER] = entries
+        else:
+            published.pop(REMOTE_PUBLISHER, None)
+        return NetworkSlice(self.network, self.ports, self.bound, published, remote)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +107,14 @@ class Snapshot:
 
     @classmethod
     def build(
-        cls, networks: Iterable[Network], hosts: Iterable[Host], ports: Iterable[Port]
+        cls,
+        networks: Iterable[Network],
+        hosts: Iterable[Host],
+        ports: Iterable[Port],
+        remotes: Iterable[RemoteEndpoint] = (),
     ) -> Snapshot:
-        """Index a snapshot from plain records (a store load, or a test)."""
+        """Index a snapshot from plain records (a store load, or a test). Remote
+        endpoints of a network that does not exist (any more) are left out."""
         networks = list(networks)  # read twice below; a generator would be spent
         host_map = {h.name: h for h in hosts}
         by_net: dict[str, dict[str, Port]] = {n.id: {} for n in networks}
@@ -109,6 +137,12 @@ class Snapshot:
                 if entries:
                     published[host] = entries
             slices[net_id] = NetworkSlice(nets[net_id], net_ports, frozen, published)
+        by_net_remote: dict[str, dict[str, RemoteEndpoint]] = {}
+        for ep in remotes:
+            if ep.network_id in slices:
+                by_net_remote.setdefault(ep.network_id, {})[ep.key] = ep
+        for net_id, remote in by_net_remote.items():
+            slices[net_id] = slices[net_id].republish_remote(remote)
         return cls(slices, host_map)
 
     def vtep(self, host: str) -> str | None:

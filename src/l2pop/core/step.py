@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from l2pop.core.model import Host, Network, Port
+from l2pop.core.remote import REMOTE_PUBLISHER, RemoteEndpoint
 from l2pop.core.snapshot import NetworkSlice, Snapshot
 from l2pop.core.state import (
     EMPTY,
@@ -37,6 +38,8 @@ __all__ = [
     "NetworkUpserted",
     "PortDeleted",
     "PortUpserted",
+    "RemoteDeleted",
+    "RemoteUpserted",
     "step",
     "step_all",
 ]
@@ -77,7 +80,29 @@ class PortDeleted:
     port_id: str
 
 
-Event = NetworkUpserted | NetworkDeleted | HostUpserted | HostDeleted | PortUpserted | PortDeleted
+@dataclass(frozen=True, slots=True)
+class RemoteUpserted:
+    """A gateway imported an EVPN route (or another gateway imported the same one)."""
+
+    endpoint: RemoteEndpoint
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteDeleted:
+    network_id: str
+    key: str
+
+
+Event = (
+    NetworkUpserted
+    | NetworkDeleted
+    | HostUpserted
+    | HostDeleted
+    | PortUpserted
+    | PortDeleted
+    | RemoteUpserted
+    | RemoteDeleted
+)
 Deltas = dict[str, Delta]
 
 K = TypeVar("K")
@@ -109,6 +134,10 @@ def step(snapshot: Snapshot, event: Event) -> tuple[Snapshot, Deltas]:
             return _network_upserted(snapshot, network)
         case NetworkDeleted(network_id):
             return _network_deleted(snapshot, network_id)
+        case RemoteUpserted(endpoint):
+            return _remote_changed(snapshot, endpoint.network_id, endpoint.key, endpoint)
+        case RemoteDeleted(network_id, key):
+            return _remote_changed(snapshot, network_id, key, None)
     raise TypeError(f"not an event: {event!r}")  # pragma: no cover
 
 
@@ -165,11 +194,16 @@ def _port_changed(
     if port is not None and port.bound:
         bound[port.host] = bound.get(port.host, frozenset()) | {port_id}
     new_slice = NetworkSlice(
-        old_slice.network, _with(old_slice.ports, port_id, port), bound, old_slice.published
+        old_slice.network,
+        _with(old_slice.ports, port_id, port),
+        bound,
+        old_slice.published,
+        old_slice.remote,
     )
     sources = {p.host for p in (old_port, port) if p is not None and p.bound}
     for source in sources:
         new_slice = new_slice.republish(source, snapshot.vtep(source))
+    new_slice = _rejudge_remote(new_slice, sources)
     new = Snapshot(_with(snapshot.networks, network_id, new_slice), snapshot.hosts)
     return new, _collect({network_id: network_deltas(old_slice, new_slice, sources)})
 
@@ -183,9 +217,10 @@ def _host_changed(snapshot: Snapshot, name: str, host: Host | None) -> tuple[Sna
     for net_id, old_slice in snapshot.networks.items():
         if name not in old_slice.bound:
             continue
-        new_slice = old_slice.republish(name, vtep)
+        sources = {name}
+        new_slice = _rejudge_remote(old_slice.republish(name, vtep), sources)
         networks[net_id] = new_slice
-        per_network[net_id] = network_deltas(old_slice, new_slice, {name})
+        per_network[net_id] = network_deltas(old_slice, new_slice, sources)
     return Snapshot(networks, _with(snapshot.hosts, name, host)), _collect(per_network)
 
 
@@ -194,7 +229,9 @@ def _network_upserted(snapshot: Snapshot, network: Network) -> tuple[Snapshot, D
     if old_slice is None:
         new_slice = NetworkSlice(network)
         return Snapshot(_with(snapshot.networks, network.id, new_slice), snapshot.hosts), {}
-    new_slice = NetworkSlice(network, old_slice.ports, old_slice.bound, old_slice.published)
+    new_slice = NetworkSlice(
+        network, old_slice.ports, old_slice.bound, old_slice.published, old_slice.remote
+    )
     new = Snapshot(_with(snapshot.networks, network.id, new_slice), snapshot.hosts)
     return new, _collect({network.id: network_deltas(old_slice, new_slice, set())})
 
@@ -207,6 +244,30 @@ def _network_deleted(snapshot: Snapshot, network_id: str) -> tuple[Snapshot, Del
     removed = {h: NetworkDelta(net.vni, net.mtu, removed=True) for h in old_slice.bound}
     new = Snapshot(_with(snapshot.networks, network_id, None), snapshot.hosts)
     return new, _collect({network_id: removed})
+
+
+def _rejudge_remote(new_slice: NetworkSlice, sources: set[str]) -> NetworkSlice:
+    """Recompute the remote publication when the own MACs may have changed (an own
+    port wins over a remote endpoint with its MAC); add its publisher to ``sources``."""
+    if not new_slice.remote:
+        return new_slice
+    judged = new_slice.republish_remote()
+    if judged.published.get(REMOTE_PUBLISHER) != new_slice.published.get(REMOTE_PUBLISHER):
+        sources.add(REMOTE_PUBLISHER)
+    return judged
+
+
+def _remote_changed(
+    snapshot: Snapshot, network_id: str, key: str, endpoint: RemoteEndpoint | None
+) -> tuple[Snapshot, Deltas]:
+    old_slice = snapshot.networks.get(network_id)
+    # A route for a network deleted meanwhile: the gateway removes it; nothing to program.
+    if old_slice is None or old_slice.remote.get(key) == endpoint:
+        return snapshot, {}
+    new_slice = old_slice.republish_remote(_with(old_slice.remote, key, endpoint))
+    new = Snapshot(_with(snapshot.networks, network_id, new_slice), snapshot.hosts)
+    deltas = network_deltas(old_slice, new_slice, {REMOTE_PUBLISHER})
+    return new, _collect({network_id: deltas})
 
 
 T = TypeVar("T")

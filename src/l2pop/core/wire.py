@@ -1,15 +1,19 @@
-"""JSON shapes of the host API (DESIGN.md §5), both directions.
+"""JSON shapes of the host API (DESIGN.md §5), both directions: the one owner.
 
-The server encodes with these functions and the agent decodes with them, so
+The server encodes ``/state`` and every watch line (change and bookmark)
+with these functions and the agent decodes them with these functions, so
 the two can never disagree on a field name. Decoding validates every address:
 a malformed answer from a server raises :class:`~l2pop.errors.ValidationError`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from l2pop.core.model import (
     Port,
@@ -32,18 +36,26 @@ from l2pop.core.state import (
 from l2pop.errors import ValidationError
 
 __all__ = [
+    "Bookmark",
     "HostPort",
+    "LineCache",
+    "UnknownLine",
     "WatchChange",
+    "WatchLine",
+    "bookmark_line",
     "decode_change",
     "decode_delta",
     "decode_entries",
     "decode_host_port",
+    "decode_line",
     "decode_state",
     "encode_change",
     "encode_delta",
     "encode_entries",
     "encode_host_port",
+    "encode_line",
     "encode_state",
+    "reference_line",
 ]
 
 JSON = dict[str, Any]
@@ -259,3 +271,117 @@ def decode_change(obj: object) -> WatchChange:
     delta = decode_delta(body.get("networks", {}))
     ports = tuple(decode_host_port(p) for p in _list(body.get("ports", []), "ports"))
     return WatchChange(revision, delta, ports)
+
+
+# -- watch lines as bytes: the server's encoder, the agent's decoder ------------
+#
+# ``encode_change`` above is the reference shape. The server encodes a line
+# per interested host per revision, so it uses :func:`encode_line`, which
+# gives the same bytes (``tests/property/test_wire_lines.py`` checks it) but
+# encodes each distinct network part once: within one revision, hosts that
+# publish nothing of the change share the very same ``add``/``remove``
+# Entries objects (the core builds them once), so fan-out to N hosts costs N
+# string joins, not N JSON encodings.
+
+# A memo for one revision's lines: keyed by object identity, so it must not
+# outlive the objects it was filled from (one publish, one replay).
+LineCache = dict[tuple[object, ...], str]
+
+
+def _dumps(value: object) -> str:
+    """Compact JSON (orjson: the text of ``json.dumps(separators=(",", ":"),
+    ensure_ascii=False)``)."""
+    return orjson.dumps(value).decode()
+
+
+def _fragment(change: NetworkDelta, cache: LineCache) -> str:
+    key = (id(change.add), id(change.remove), change.vni, change.mtu, change.removed)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    if change.removed:
+        body: JSON = {"vni": change.vni, "mtu": change.mtu, "removed": True}
+    else:
+        body = {
+            "vni": change.vni,
+            "mtu": change.mtu,
+            "add": encode_entries(change.add),
+            "remove": encode_entries(change.remove),
+        }
+    text = cache[key] = _dumps(body)
+    return text
+
+
+def encode_line(
+    revision: int, delta: Delta | None, ports: Iterable[JSON], cache: LineCache | None = None
+) -> bytes:
+    """One change line, newline included: the bytes of :func:`reference_line`, faster."""
+    memo: LineCache = {} if cache is None else cache
+    networks = ""
+    if delta is not None and delta.networks:
+        # The core shares one Delta between hosts with the same changes.
+        key: tuple[object, ...] = ("delta", id(delta))
+        cached = memo.get(key)
+        if cached is None:
+            cached = memo[key] = ",".join(
+                f"{_dumps(net_id)}:{_fragment(change, memo)}"
+                for net_id, change in sorted(delta.networks.items())
+            )
+        networks = cached
+    port_list = list(ports)
+    ports_text = _dumps(port_list) if port_list else "[]"
+    return (
+        f'{{"type":"change","revision":{revision},"networks":{{{networks}}},'
+        f'"ports":{ports_text}}}\n'
+    ).encode()
+
+
+def reference_line(revision: int, delta: Delta | None, ports: Iterable[JSON]) -> bytes:
+    """:func:`encode_change` as a line, by the standard library: what ``encode_line`` gives."""
+    body = encode_change(revision, delta or Delta({}), ports)
+    return (json.dumps(body, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
+def bookmark_line(revision: int) -> bytes:
+    """``{"type": "bookmark", "revision": N}`` as a line."""
+    return f'{{"type":"bookmark","revision":{revision}}}\n'.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Bookmark:
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownLine:
+    """A well-formed line of a type this reader does not know (a newer server)."""
+
+    kind: str
+
+
+WatchLine = WatchChange | Bookmark | UnknownLine
+
+
+def decode_line(text: str | bytes) -> WatchLine:
+    """One NDJSON watch line; ValidationError when it is not one a reader can trust."""
+    try:
+        body: Any = json.loads(text)
+    except ValueError:
+        raise ValidationError("watch line", _shown(text), "not JSON") from None
+    if not isinstance(body, dict):
+        raise ValidationError("watch line", _shown(text), "not a JSON object")
+    kind = body.get("type")
+    if kind == "change":
+        return decode_change(body)
+    if kind == "bookmark":
+        revision = body.get("revision")
+        if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
+            raise ValidationError("bookmark.revision", revision, "must be an integer >= 0")
+        return Bookmark(revision)
+    if isinstance(kind, str):
+        return UnknownLine(kind)
+    raise ValidationError("watch line type", kind, "missing or not a string")
+
+
+def _shown(text: str | bytes) -> str:
+    return (text.decode(errors="replace") if isinstance(text, bytes) else text)[:200]

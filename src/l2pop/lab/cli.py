@@ -124,10 +124,15 @@ def register(app: typer.Typer) -> None:
         workdir: Annotated[
             Path | None, typer.Option(help="Where logs and captures go (default: a temp dir).")
         ] = None,
+        evpn: Annotated[
+            bool,
+            typer.Option("--evpn", help="VM G's host runs FRR (BGP EVPN), joined by l2pop evpn."),
+        ] = False,
     ) -> None:
         """Five hosts, VM A pings VM G: l2pop beside flood-and-learn, on real kernels."""
         import json
         import sys
+        from dataclasses import asdict
 
         from rich.console import Console
 
@@ -136,7 +141,10 @@ def register(app: typer.Typer) -> None:
 
         _check_mode(mode)
         console = Console(stderr=as_json)
+        if evpn and (keep or ipv6_underlay):
+            raise typer.BadParameter("not with --keep or --ipv6-underlay", param_hint="--evpn")
         config = DemoConfig(hosts, vms_per_host, mode, ipv6, ipv6_underlay, keep, workdir)
+        config = DemoConfig(**{**asdict(config), "evpn": evpn})
         result = _or_exit(
             lambda: run_demo(config, lambda line: console.print(line, highlight=False))
         )
@@ -173,6 +181,10 @@ def _print_kept(prefix: str, kept: dict[str, str], console: object) -> None:
         f"lab {prefix} left up. Server: {kept.get('server_url')} "
         f"(admin token in {kept.get('admin_token_file')}, CA in {kept.get('ca_file') or '-'})"
     )
+    if "ui_url" in kept:
+        console.print(f"fabric view: {kept['ui_url']} (log in with the admin token)")
+        console.print(f"explain: {kept['explain']}")
+        console.print(f"  on the host, with its agent and kernel: {kept['explain_local']}")
     for key, value in sorted(kept.items()):
         if key.startswith("vm:"):
             netns = value.split()[0]

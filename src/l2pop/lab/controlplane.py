@@ -25,9 +25,11 @@ from l2pop.lab.topology import LabVM
 from l2pop.secretfile import write_secret
 from l2pop.tlsclient import ClientTls, httpx_verify
 
-__all__ = ["SERVER_PORT", "ControlPlane", "l2pop_command", "port_addresses"]
+__all__ = ["AGENT_PORT", "SERVER_PORT", "ControlPlane", "l2pop_command", "port_addresses"]
 
 SERVER_PORT = 9696
+# Each agent's /metrics, /held and /kernel (explain, the fabric view), on its underlay address.
+AGENT_PORT = 9100
 SERVER_READY_TIMEOUT_S = 30.0
 JSON = dict[str, Any]
 
@@ -62,8 +64,15 @@ class ControlPlane:
 
     @classmethod
     def start(
-        cls, fabric: Fabric, *, server_args: Sequence[str] = (), tls: bool = True
+        cls,
+        fabric: Fabric,
+        *,
+        server_args: Sequence[str] = (),
+        tls: bool = True,
+        command: Sequence[str] | None = None,
+        name: str = "server",
     ) -> ControlPlane:
+        """``command``: the ``l2pop`` to run (another release, in the upgrade tests)."""
         from l2pop.server.auth import new_token
 
         control = fabric.control
@@ -72,14 +81,14 @@ class ControlPlane:
         token = new_token()
         token_file = fabric.workdir / "admin.token"
         write_secret(token_file, token)
-        argv = [*l2pop_command(), "server", "--db", str(fabric.workdir / "l2pop.db")]
+        argv = [*(command or l2pop_command()), "server", "--db", str(fabric.workdir / "l2pop.db")]
         argv += ["--listen", f"{control.ipv4}:{SERVER_PORT}", "--admin-token-file", str(token_file)]
         pki = _make_pki(fabric.workdir / "pki", control.ipv4) if tls else None
         if pki is not None:
             argv += ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
             argv += ["--client-ca", str(pki / "ca.pem")]
         scheme = "https" if tls else "http"
-        server = fabric.start("server", control.netns, [*argv, *server_args])
+        server = fabric.start(name, control.netns, [*argv, *server_args])
         url = f"{scheme}://" + fabric.forward(control.netns, control.ipv4, SERVER_PORT)
         verify = httpx_verify(ClientTls(pki / "ca.pem") if pki else None)
         ready = SERVER_READY_TIMEOUT_S
@@ -117,6 +126,11 @@ class ControlPlane:
 
             issue(self.pki, host, [host], server=False)
         return path
+
+    def new_host_token(self, host: str) -> str:
+        """``POST /v1/hosts/{host}/token``: a new token (the old one stops working); it is
+        returned, not written where the host's agent reads it."""
+        return str(self._call("POST", f"/v1/hosts/{host}/token")["token"])
 
     def create_network(self, name: str, vni: int, mtu: int = 1450) -> JSON:
         body = {
@@ -171,9 +185,11 @@ class ControlPlane:
         """Run ``l2pop agent`` in the host's namespace (registering the host first if needed)."""
         lab_host = self.fabric.host(host)
         token = self.host_tokens.get(host) or self.register_host(host, ipv6_underlay=ipv6_underlay)
+        tunnel_ip = lab_host.tunnel_ip(ipv6_underlay)
         argv = [*self.agent_command, "--host", host]
-        argv += ["--tunnel-ip", lab_host.tunnel_ip(ipv6_underlay), "--server", self.inner_url]
+        argv += ["--tunnel-ip", tunnel_ip, "--server", self.inner_url]
         argv += ["--token-file", str(token), "--mode", mode, "--interface", lab_host.uplink]
+        argv += ["--metrics-port", str(AGENT_PORT), "--metrics-addr", tunnel_ip]
         if self.pki is not None:
             pki = self.pki
             argv += ["--ca-file", str(pki / "ca.pem")]

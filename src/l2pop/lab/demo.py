@@ -30,7 +30,7 @@ from l2pop.lab.scenario import VmPlan, plan_vms, vm_ipv4, vm_ipv6
 from l2pop.lab.shell import run
 from l2pop.lab.topology import LabVM
 
-__all__ = ["DemoConfig", "DemoResult", "bring_up_overlay", "run_demo"]
+__all__ = ["DemoConfig", "DemoResult", "bring_up_overlay", "explain_hints", "run_demo"]
 
 VNI = 100
 BASELINE_VNI = 4242
@@ -53,6 +53,7 @@ class DemoConfig:
     keep: bool = False
     workdir: Path | None = None
     agent_command: list[str] | None = None  # default: `l2pop agent`
+    evpn: bool = False  # the target's host runs FRR, joined by `l2pop evpn` (l2pop.lab.evpn_demo)
 
 
 @dataclass(slots=True)
@@ -111,6 +112,22 @@ def _programmed(fabric: Fabric, host: str, target: LabVM, ipv6: bool) -> bool:
     fdb = run(["bridge", "fdb", "show"], netns=netns, check=False).stdout
     has_fdb = any(target.mac in line and " dst " in line for line in fdb.splitlines())
     return target.mac in neigh and "PERMANENT" in neigh and has_fdb
+
+
+def explain_hints(fabric: Fabric, cp: ControlPlane, host: str, target: LabVM) -> dict[str, str]:
+    """What ``demo --keep`` / ``lab up`` print: the fabric view, and explain commands that
+    work in the kept lab (from here: the server stages; on the host: its kernel too)."""
+    token = fabric.workdir / "admin.token"
+    address = target.ipv4 or target.ipv6 or target.mac
+    common = f"--token-file {token}" + (f" --ca-file {cp.ca_file}" if cp.ca_file else "")
+    return {
+        "ui_url": f"{cp.url}/ui/",
+        "explain": f"l2pop explain {host} {address} --url {cp.url} {common}",
+        "explain_local": (
+            f"sudo ip netns exec {fabric.host(host).netns} l2pop explain {host} {address} "
+            f"--local --agent auto --url {cp.inner_url} {common}"
+        ),
+    }
 
 
 def _timed(timings: dict[str, float], key: str, started: float) -> float:
@@ -209,6 +226,10 @@ def _baseline_phase(
 
 def run_demo(cfg: DemoConfig, say: Progress) -> DemoResult:
     """Run the whole demo; the lab is torn down at the end unless ``cfg.keep``."""
+    if cfg.evpn:
+        from l2pop.lab.evpn_demo import run_evpn_demo
+
+        return run_evpn_demo(cfg, say)
     plans, pinger, target = plan_vms(cfg.hosts, cfg.vms_per_host)
     started = time.monotonic()
     fabric = Fabric(cfg.hosts, workdir=cfg.workdir)
@@ -230,12 +251,12 @@ def run_demo(cfg: DemoConfig, say: Progress) -> DemoResult:
         finally:
             cp.close()
         if cfg.keep:
-            result.kept = fabric.keep(
-                {
-                    "server_url": cp.url,
-                    "admin_token_file": str(fabric.workdir / "admin.token"),
-                    "ca_file": str(cp.ca_file or ""),
-                }
-            )
+            info = {
+                "server_url": cp.url,
+                "admin_token_file": str(fabric.workdir / "admin.token"),
+                "ca_file": str(cp.ca_file or ""),
+            }
+            info |= explain_hints(fabric, cp, fabric.vm(pinger).host, fabric.vm(target))
+            result.kept = fabric.keep(info)
     result.timings_s["total"] = round(time.monotonic() - started, 3)
     return result

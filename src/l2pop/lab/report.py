@@ -45,7 +45,10 @@ def print_report(result: DemoResult, console: Console) -> None:
     ]
     table = Table(title=f"VM {pinger} pings VM {target} across {result.config['hosts']} hosts")
     table.add_column("")
-    table.add_column(f"l2pop ({result.config['mode']})", style="green")
+    ours_title = f"l2pop ({result.config['mode']})"
+    if result.config.get("evpn"):  # l2pop demo --evpn: the target's host runs FRR
+        ours_title = f"l2pop + EVPN ({result.config.get('frr_host')} runs FRR)"
+    table.add_column(ours_title, style="green")
     table.add_column("flood-and-learn", style="yellow")
     ours, theirs = _rows(result, result.l2pop), _rows(result, result.baseline)
     for label, left, right in zip(labels, ours, theirs, strict=True):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from l2pop.lab.controlplane import ControlPlane
-from l2pop.lab.demo import DemoConfig, Progress, bring_up_overlay
+from l2pop.lab.demo import DemoConfig, Progress, bring_up_overlay, explain_hints
 from l2pop.lab.fabric import Fabric
 from l2pop.lab.names import PREFIX_FAMILY
 from l2pop.lab.registry import (
@@ -24,7 +24,7 @@ __all__ = ["LabRun", "lab_down", "lab_status", "lab_up"]
 
 def lab_up(cfg: DemoConfig, say: Progress, state_dir: Path = DEFAULT_STATE_DIR) -> LabRun:
     """Build the demo's fabric with the server, agents and VMs, and leave it running."""
-    plans, _, _ = plan_vms(cfg.hosts, cfg.vms_per_host)
+    plans, pinger, target = plan_vms(cfg.hosts, cfg.vms_per_host)
     fabric = Fabric(cfg.hosts, workdir=cfg.workdir, state_dir=state_dir)
     with fabric:
         say(f"lab {fabric.prefix}: {cfg.hosts} hosts, {len(plans)} VMs, files in {fabric.workdir}")
@@ -42,6 +42,7 @@ def lab_up(cfg: DemoConfig, say: Progress, state_dir: Path = DEFAULT_STATE_DIR) 
                 "admin_token_file": str(fabric.workdir / "admin.token"),
                 "ca_file": str(cp.ca_file or ""),
                 "mode": cfg.mode,
+                **explain_hints(fabric, cp, fabric.vm(pinger).host, fabric.vm(target)),
             }
         )
     return LabRun(fabric.prefix, persistent=True, owner_alive=True, namespaces=0, info=info)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from l2pop.logs import LogFormat
 from l2pop.server.etcd_options import EtcdCa, EtcdCert, EtcdKey, EtcdPasswordFile, EtcdUser
 
 __all__ = ["register"]
@@ -52,16 +54,28 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--retain", min=10_000, help="Revisions kept for watch resume.")
         ] = 10_000,
         log_level: Annotated[str, typer.Option("--log-level", help="debug|info|warning")] = "info",
+        log_format: Annotated[
+            LogFormat,
+            typer.Option("--log-format", help="human lines, or json: one object per line."),
+        ] = LogFormat.HUMAN,
         access_log: Annotated[bool, typer.Option("--access-log", help="Log requests.")] = False,
+        watch_max_queued: Annotated[
+            int,
+            typer.Option(
+                "--watch-max-queued",
+                min=64 * 1024,
+                help="Bytes a watch stream may have queued for a client that does not read; "
+                "past it the stream is cut (l2pop_watch_dropped_total) and the agent resumes.",
+            ),
+        ] = 4 * 1024 * 1024,
         stream_writer: Annotated[
-            bool,
+            bool | None,
             typer.Option(
                 "--stream-writer/--no-stream-writer",
-                help="Write the watch streams' lines from a second process, so that the "
-                "fan-out's socket writes use a second core (the default); "
-                "--no-stream-writer writes them from the server's own thread.",
+                hidden=True,
+                help="Deprecated, ignored: the server's own event loop writes every stream.",
             ),
-        ] = True,
+        ] = None,
         tls_cert: Annotated[
             Path | None,
             typer.Option(
@@ -91,7 +105,12 @@ def register(app: typer.Typer) -> None:
 
         if db is not None and etcd is not None:
             raise typer.BadParameter("--db and --etcd exclude each other: choose one store")
-        setup_logging(log_level)
+        setup_logging(log_level, log_format)
+        if stream_writer is not None:
+            logging.getLogger("l2pop.server").warning(
+                "--stream-writer/--no-stream-writer is ignored: there is no stream writer "
+                "process any more, the server writes every watch stream itself"
+            )
         if (tls_cert is None) != (tls_key is None):
             raise typer.BadParameter("--tls-cert and --tls-key go together")
         if client_ca is not None and tls_cert is None:
@@ -110,8 +129,7 @@ def register(app: typer.Typer) -> None:
                 max_body=max_body,
                 retain=retain,
                 access_log=access_log,
-                # The writer process gets plain sockets: it cannot write into a TLS session.
-                stream_writer=stream_writer and tls is None,
+                watch_max_queued=watch_max_queued,
                 tls=tls,
             )
             store = None

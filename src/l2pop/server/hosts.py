@@ -1,51 +1,25 @@
-"""Hosts and the agent API: registration, tokens, /state, status reports, watch."""
+"""Hosts and the agent API: registration, tokens, /state, status reports.
+
+The watch streams are :mod:`l2pop.server.watch`'s.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-from typing import Protocol
-
 from l2pop.core import Port, PortEvent, desired
 from l2pop.core.wire import encode_state
-from l2pop.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from l2pop.errors import ConflictError, ForbiddenError
 from l2pop.server.auth import Principal, hash_token, new_token
-from l2pop.server.fanout import bookmark_line
-from l2pop.server.history import replay_lines
 from l2pop.server.ports import PortNotFound, PortOps
-from l2pop.server.records import HOST, PORT, host_view
+from l2pop.server.records import HOST, PORT, HostNotFound, host_view
 from l2pop.server.service import Service, utc_iso, utc_now
-from l2pop.server.store.base import ABSENT, INDEX, JSON, Delete, Op, Put
+from l2pop.server.store.base import ABSENT, INDEX, JSON, Delete, Liveness, Op, Put
 from l2pop.server.validate import parse_host, parse_status
-from l2pop.server.watcher import Watcher
 
-__all__ = ["HostOps", "parse_revision"]
-
-
-class HostNotFound(NotFoundError):
-    neutron_type = "HostNotFound"
+__all__ = ["HostNotFound", "HostOps"]
 
 
 class HostInUse(ConflictError):
     neutron_type = "HostInUse"
-
-
-def parse_revision(raw: str | None) -> int:
-    if raw is None:
-        return 0
-    if not raw.isdigit() or len(raw) > 19:
-        raise ValidationError("revision", raw, "must be a non-negative integer")
-    return int(raw)
-
-
-class Liveness(Protocol):
-    """Host liveness shared by replicas (``EtcdStore.liveness``)."""
-
-    def alive(self, host: str) -> bool: ...
-
-    def hold(self, host: str) -> contextlib.AbstractAsyncContextManager[None]: ...
-
-    async def seen(self, host: str) -> None: ...
 
 
 class HostOps:
@@ -79,7 +53,8 @@ class HostOps:
 
     def _liveness(self) -> Liveness | None:
         """The store's host liveness (etcd leases), or None (SQLite: one replica)."""
-        return getattr(self.service.store, "liveness", None)
+        shared = self.service.store.shared
+        return None if shared is None else shared.liveness
 
     async def register(self, body: object) -> tuple[JSON, str]:
         name, tunnel_ip = parse_host(body)
@@ -175,55 +150,3 @@ class HostOps:
         if record["binding:host_id"] != name:
             raise ForbiddenError(f"Port {port_id} is not bound to host {name}.")
         return record
-
-    async def open_watch(
-        self, principal: Principal, name: str, raw_revision: str | None, token_hash: str
-    ) -> tuple[list[bytes], Watcher]:
-        """Lines for (R, now] and a watcher registered for what follows.
-
-        ``token_hash`` is the stream's token: replacing it (or deleting the
-        host) ends the stream. The admin's streams end only with the server.
-        """
-        principal.require_host(name)
-        revision = parse_revision(raw_revision)
-        self._stored(name)
-        view = self.service.view
-        if revision > view.revision:
-            raise ValidationError("revision", revision, f"ahead of the current {view.revision}")
-        watcher = self.service.hub.add(name, None if principal.admin else token_hash)
-        start, snapshot = view.revision, view.snapshot
-        try:
-            records = await self.service.store.changes(revision)
-            records = [r for r in records if r.revision <= start]
-            lines = await replay_lines(snapshot, records, name)
-        except BaseException:
-            self.service.hub.remove(watcher)
-            raise
-        lines.append(bookmark_line(start))
-        return lines, watcher
-
-    @contextlib.asynccontextmanager
-    async def session(self, principal: Principal, watcher: Watcher) -> AsyncIterator[None]:
-        """The lifetime of an open stream: liveness, the gauge, and removal at the end."""
-        service = self.service
-        liveness = self._liveness()
-        service.metrics.watchers.inc()
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                if liveness is not None and not principal.admin:
-                    # The agent's open stream keeps its host "up" on every replica.
-                    await stack.enter_async_context(liveness.hold(watcher.host))
-                yield
-        finally:
-            watcher.close()
-            service.hub.remove(watcher)
-            service.metrics.watchers.dec()
-
-    async def stream(
-        self, principal: Principal, lines: list[bytes], watcher: Watcher
-    ) -> AsyncIterator[bytes]:
-        """The NDJSON body as chunks (for a server that iterates a body)."""
-        async with self.session(principal, watcher):
-            yield b"".join(lines)
-            while (chunk := await watcher.take()) is not None:
-                yield chunk

@@ -25,11 +25,6 @@ class Metrics:
             "Chunks written to watch streams since start (under load one carries several lines)",
             registry=r,
         )
-        self.writer_streams = Gauge(
-            "l2pop_stream_writer_streams",
-            "Watch streams whose lines the stream writer process writes (--stream-writer)",
-            registry=r,
-        )
         self.fanout = Histogram(
             "l2pop_change_fanout_hosts",
             "Hosts whose state one revision changed",
@@ -40,12 +35,26 @@ class Metrics:
             "l2pop_write_retries", "Writes rebuilt after losing a race", registry=r
         )
         self.watch_dropped = Counter(
-            "l2pop_watch_dropped", "Watch streams cut for falling behind", registry=r
+            "l2pop_watch_dropped",
+            "Watch streams cut for falling behind (over --watch-max-queued bytes queued)",
+            registry=r,
+        )
+        self.watch_replaced = Counter(
+            "l2pop_watch_replaced",
+            "Watch streams ended because their host opened a third one",
+            registry=r,
         )
 
         self.hosts_up = Gauge(
             "l2pop_hosts_up",
             "Hosts alive: a live etcd lease, or (SQLite) an open watch stream",
+            registry=r,
+        )
+
+        self.protocol_refused = Counter(
+            "l2pop_protocol_refused",
+            "Requests refused for their L2pop-Protocol version (426; 'invalid': 400)",
+            ["version"],
             registry=r,
         )
 

@@ -9,26 +9,43 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from l2pop.core import AddressPair, Host, Network, Port, PortStatus
+from l2pop.core import AddressPair, Host, Network, Port, PortStatus, RemoteEndpoint, RemoteKind
+from l2pop.errors import NotFoundError
 from l2pop.server.store.base import JSON
 
 __all__ = [
+    "GATEWAY",
     "HOST",
     "NETWORK",
     "PORT",
+    "RD_INDEX",
+    "REMOTE",
     "SUBNET",
+    "HostNotFound",
     "host_of",
     "host_view",
     "index_keys",
     "network_of",
     "port_of",
+    "remote_of",
 ]
 
 NETWORK = "network"
 PORT = "port"
 HOST = "host"
+# EVPN gateways (their tokens), the remote endpoints they import, and the RD index of a
+# network whose VNI does not fit a type-1 RD (l2pop.server.remote).
+GATEWAY = "gateway"
+REMOTE = "remote"
+RD_INDEX = "evpn_rd"
 # Subnets are not forwarding state: the core never sees them (IPAM only).
 SUBNET = "subnet"
+
+
+class HostNotFound(NotFoundError):
+    """No host of that name is registered (raised by host and watch requests alike)."""
+
+    neutron_type = "HostNotFound"
 
 
 def network_of(rec: JSON) -> Network:
@@ -38,6 +55,16 @@ def network_of(rec: JSON) -> Network:
         name=rec["name"],
         mtu=rec["mtu"],
         admin_state_up=rec["admin_state_up"],
+    )
+
+
+def remote_of(rec: JSON) -> RemoteEndpoint:
+    return RemoteEndpoint(
+        rec["network_id"],
+        RemoteKind(rec["type"]),
+        rec["vtep"],
+        rec["mac_address"],
+        rec["ip_address"],
     )
 
 

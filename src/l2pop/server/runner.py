@@ -4,38 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 import uvicorn
 
 from l2pop.errors import ValidationError
+from l2pop.sdnotify import Notifier
 from l2pop.server.api.app import create_app
 from l2pop.server.api.fastpath import AgentFastPath
 from l2pop.server.api.guard import Guard
+from l2pop.server.api.protocol_gate import RESPONSE_HEADERS, ProtocolGate
 from l2pop.server.auth import AdminToken, load_admin_token, reload_admin_token
-from l2pop.server.gcpolicy import GcPolicy, run_gc_policy
+from l2pop.server.gcpolicy import GcPolicy
 from l2pop.server.metrics import Metrics
 from l2pop.server.reloader import Reloader
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.base import DEFAULT_RETAIN, Store
+from l2pop.server.store.schema import SchemaError
 from l2pop.server.store.sqlite import SQLiteStore
+from l2pop.server.store.sqlite_schema import check_sqlite_schema
 from l2pop.server.tls import ServerTls, TlsFiles
+from l2pop.server.tuning import InterpreterTuning
+from l2pop.server.uvicorn_adapter import GracefulServer
+from l2pop.server.watch import DEFAULT_MAX_QUEUED
 
 __all__ = ["ServerOptions", "parse_listen", "parse_vni_range", "serve"]
 
 log = logging.getLogger(__name__)
 GRACEFUL_SHUTDOWN_S = 5
-# How long the event loop may keep the GIL from a thread that wants it. The
-# store's worker thread needs it twice per group commit (to start the COMMIT
-# and to hand back its result); at CPython's default of 5 ms a busy loop made
-# every batch wait up to 10 ms for it, and the batch cycle, not the CPU, then
-# capped the write rate. Only the worker ever waits, so a short interval costs
-# the loop next to nothing.
-GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +46,7 @@ class ServerOptions:
     retain: int = DEFAULT_RETAIN
     bookmark_interval: float = 5.0
     access_log: bool = False
-    stream_writer: bool = True  # watch streams written by a second process
+    watch_max_queued: int = DEFAULT_MAX_QUEUED
     gc: GcPolicy = field(default_factory=GcPolicy)
     tls: TlsFiles | None = None  # HTTPS only when set
 
@@ -70,69 +68,85 @@ def parse_vni_range(value: str) -> tuple[int, int]:
     return lo, hi
 
 
-class _Server(uvicorn.Server):
-    """uvicorn that ends the watch streams first, so shutdown does not wait on them."""
-
-    def __init__(
-        self, config: uvicorn.Config, services: list[Service], tasks: list[asyncio.Task[None]]
-    ) -> None:
-        super().__init__(config)
-        self.services = services
-        self.tasks = tasks
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        super().handle_exit(sig, frame)
-        # uvicorn re-raises the signal after its graceful stop, so the process
-        # would die "by SIGTERM"; a completed graceful stop exits 0 instead.
-        self._captured_signals.clear()
-
-    async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
-        for service in self.services:
-            service.hub.close_all()
-        for task in self.tasks:
-            task.cancel()
-        await super().shutdown(sockets)  # type: ignore[arg-type]
-
-
 def serve(options: ServerOptions, store: Store | None = None) -> None:
     host, port = parse_listen(options.listen)
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     admin, written = load_admin_token(options.admin_token_file, options.db)
     if written is not None:
         log.warning("admin token written to %s", written)
+    if store is None:
+        check_sqlite_schema(options.db)  # a newer, unreadable store: a clear error, exit 2
     backend: Store = store or SQLiteStore(options.db, retain=options.retain)
-    config = ServiceConfig(vni_range=options.vni_range, bookmark_interval=options.bookmark_interval)
-
+    config = ServiceConfig(
+        vni_range=options.vni_range,
+        bookmark_interval=options.bookmark_interval,
+        watch_max_queued=options.watch_max_queued,
+    )
     services: list[Service] = []
-    tasks: list[asyncio.Task[None]] = []
+    tuning = InterpreterTuning(options.gc)
     tls = ServerTls(options.tls) if options.tls is not None else None
     reloader = _reloader(tls, options.admin_token_file or written, admin)
+    reloading: list[asyncio.Task[None]] = []
 
     async def open_service() -> Service:
         metrics = Metrics()
-        service = await Service.open(backend, admin, config, metrics)
-        liveness = getattr(backend, "liveness", None)
-        if liveness is not None:
+        try:
+            service = await Service.open(backend, admin, config, metrics)
+        except SchemaError as exc:
+            log.critical("%s", exc)  # the one line to read above uvicorn's traceback
+            raise
+        shared = backend.shared
+        if shared is not None:
+            liveness = shared.liveness
             metrics.hosts_up.set_function(lambda: len(liveness.up_hosts()))
         else:
             metrics.hosts_up.set_function(service.hub.hosts_watching)
-        if options.stream_writer:
-            service.start_stream_writer()
         services.append(service)
         # The view is loaded: freeze it out of the collector's full passes.
-        tasks.append(asyncio.create_task(run_gc_policy(options.gc)))
-        tasks.append(reloader.start())
+        tuning.start_gc_policy()
+        reloading.append(reloader.start())
         scheme = "https" if tls is not None else "http"
-        log.info("serving at revision %d on %s://%s:%d", service.view.revision, scheme, host, port)
+        revision = service.view.revision
+        log.info(
+            "serving at revision %d on %s://%s:%d",
+            revision,
+            scheme,
+            host,
+            port,
+            extra={"revision": revision},
+        )
         return service
 
+    def refused(version: int | None) -> None:
+        if services:
+            label = "invalid" if version is None else str(version)
+            services[0].metrics.protocol_refused.labels(label).inc()
+
+    notifier = Notifier()  # systemd's NOTIFY_SOCKET, when it runs us
+
+    def ready() -> None:  # the store is open and the socket listens
+        if services:
+            revision = services[0].view.revision
+            notifier.ready(f"serving on {host}:{port} at revision {revision}")
+
+    async def before_shutdown() -> None:
+        notifier.stopping()
+        # The watch streams never end by themselves: end them, or shutdown waits.
+        for service in services:
+            service.hub.close_all()
+        for task in reloading:
+            task.cancel()
+        await tuning.stop_gc_policy()
+
     api = create_app(open_service, options.max_body)
-    app = Guard(
-        AgentFastPath(api),
-        lambda: getattr(api.state, "ctx", None),
-        bind=tls is not None and tls.client_certificates,
+    app = ProtocolGate(
+        Guard(
+            AgentFastPath(api),
+            lambda: getattr(api.state, "ctx", None),
+            bind=tls is not None and tls.client_certificates,
+        ),
+        refused,
     )
-    server = _Server(
+    server = GracefulServer(
         uvicorn.Config(
             app,
             host=host,
@@ -141,14 +155,16 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
             access_log=options.access_log,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             lifespan="on",
+            headers=RESPONSE_HEADERS,  # L2pop-Protocol on every answer
             # The live context itself (not files for uvicorn to read), so that a
             # reload into it reaches every handshake from then on.
             ssl_context_factory=None if tls is None else lambda _config, _default: tls.context,
         ),
-        services,
-        tasks,
+        before_shutdown,
+        ready,
     )
-    server.run()
+    with tuning:
+        server.run()
 
 
 def _reloader(tls: ServerTls | None, admin_file: Path | None, admin: AdminToken) -> Reloader:

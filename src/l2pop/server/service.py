@@ -16,15 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from l2pop.errors import AuthError, ConflictError, StoreUnavailableError
+from l2pop.server.agents import AgentBook
 from l2pop.server.audit import note_revision
 from l2pop.server.auth import AdminToken, Principal, hash_token, token_from_headers
-from l2pop.server.fanout import Hub
 from l2pop.server.metrics import Metrics
 from l2pop.server.records import HOST
 from l2pop.server.store.base import ChangeRecord, Op, PreconditionFailed, Store
-from l2pop.server.streamlink import StreamLink
 from l2pop.server.view import View
-from l2pop.server.watcher import Watcher
+from l2pop.server.watch.hub import Hub
+from l2pop.server.watch.watcher import DEFAULT_MAX_QUEUED, Watcher
 
 __all__ = ["Service", "ServiceConfig", "utc_iso", "utc_now"]
 
@@ -45,7 +45,8 @@ def utc_now() -> str:
 class ServiceConfig:
     vni_range: tuple[int, int] = (1000, 1999)
     bookmark_interval: float = 5.0
-    watch_queue_limit: int = 10_000
+    # Bytes a watch stream may have queued for a client that does not read.
+    watch_max_queued: int = DEFAULT_MAX_QUEUED
     write_timeout: float = WRITE_TIMEOUT_S
 
 
@@ -60,8 +61,8 @@ class Service:
     hub: Hub
     metrics: Metrics
     last_seen: dict[str, float] = field(default_factory=dict)
-    # The stream writer process (``l2pop server``); None: streams written in-process.
-    streamer: StreamLink | None = None
+    # Agents' reports and each host's last change (explain, the fabric view).
+    agents: AgentBook = field(default_factory=AgentBook)
     _bookmarks: asyncio.Task[None] | None = None
 
     @classmethod
@@ -71,13 +72,15 @@ class Service:
         await store.start()
         view = View(await store.load())
         hub = Hub(
-            config.watch_queue_limit,
+            config.watch_max_queued,
             config.bookmark_interval,
             on_cut=lambda _: metrics.watch_dropped.inc(),
+            on_replaced=lambda _: metrics.watch_replaced.inc(),
         )
         hub.revision = view.revision
         metrics.watch_writes.set_function(lambda: hub.writes)
         service = cls(store, view, admin, config, hub, metrics)
+        service.agents.floor = view.revision
         store.subscribe(service._on_change)
         metrics.revision.set(view.revision)
         service._bookmarks = asyncio.create_task(hub.run_bookmarks())
@@ -89,19 +92,12 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._bookmarks
         self.hub.close_all()
-        if self.streamer is not None:
-            await self.streamer.close()
         await self.store.close()
-
-    def start_stream_writer(self) -> None:
-        """Write the watch streams from a second process from now on."""
-        streamer = self.streamer = StreamLink.start(self.config.watch_queue_limit)
-        self.hub.after_flush = streamer.flush
-        self.metrics.writer_streams.set_function(streamer.streams)
 
     def _on_change(self, record: ChangeRecord) -> None:
         applied = self.view.apply(record)
         reached = self.hub.publish(applied)
+        self.agents.changed(applied)
         for change in record.changes:
             if change.kind == HOST:
                 # A new token or a deleted host: its old token's streams end now.

@@ -21,19 +21,25 @@ from l2pop.core import (
     Port,
     PortDeleted,
     PortUpserted,
+    RemoteDeleted,
+    RemoteUpserted,
     Snapshot,
     step_all,
 )
 from l2pop.core.wire import encode_host_port
 from l2pop.server.records import (
+    GATEWAY,
     HOST,
     NETWORK,
     PORT,
+    RD_INDEX,
+    REMOTE,
     SUBNET,
     host_of,
     network_of,
     port_like,
     port_of,
+    remote_of,
 )
 from l2pop.server.store.base import JSON, ChangeRecord, Loaded, ResourceChange, StoredRecord
 from l2pop.server.subnet_index import SubnetIndex
@@ -78,6 +84,11 @@ def _event(
         return PortUpserted(_port(image, memo))
     if kind == HOST:
         return HostDeleted(key) if image is None else HostUpserted(host_of(image))
+    if kind == REMOTE:
+        if image is None:
+            assert other is not None
+            return RemoteDeleted(other["network_id"], key)
+        return RemoteUpserted(remote_of(image))
     return None
 
 
@@ -123,13 +134,15 @@ class View:
     def __init__(self, loaded: Loaded) -> None:
         self.revision = loaded.revision
         self.records: dict[str, dict[str, StoredRecord]] = {
-            kind: dict(loaded.records.get(kind, {})) for kind in (NETWORK, PORT, HOST, SUBNET)
+            kind: dict(loaded.records.get(kind, {}))
+            for kind in (NETWORK, PORT, HOST, SUBNET, REMOTE, GATEWAY, RD_INDEX)
         }
         # Lists, not generators: Snapshot.build iterates its networks twice.
         self.snapshot = Snapshot.build(
             [network_of(r.value) for r in self.records[NETWORK].values()],
             [host_of(r.value) for r in self.records[HOST].values()],
             [port_of(r.value) for r in self.records[PORT].values()],
+            [remote_of(r.value) for r in self.records[REMOTE].values()],
         )
         self.tokens: dict[str, str] = {
             r.value["token_hash"]: name for name, r in self.records[HOST].items()

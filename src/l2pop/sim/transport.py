@@ -27,6 +27,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from l2pop.sim.streambuf import buffered
+
 __all__ = ["FastTransport"]
 
 KEEPALIVE_S = 2.0  # uvicorn closes an idle connection after 5 s: drop ours first
@@ -257,9 +259,9 @@ def _parse_head(
 async def _buffered_chunks(reader: asyncio.StreamReader, parts: list[bytes]) -> None:
     """Append the data of every complete chunk already buffered (a burst of watch lines
     is then one read for the agent: one batch, one reconcile). Never waits for data."""
-    buffer: bytearray = reader._buffer  # type: ignore[attr-defined]
     total = 0
     while total < MAX_COALESCE:
+        buffer = buffered(reader)
         end = buffer.find(b"\r\n")
         if end < 0:
             return

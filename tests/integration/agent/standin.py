@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import uvicorn
-from agentharness import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from harness.net import free_port
 
 
 class StandIn:

@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from agentharness import agent_config, running_agent, wait_for
 from standin import standin
+
+from harness.agents import agent_config, running_agent, wait_for
 
 NET = "aaaaaaaa-1111-4111-8111-000000000001"
 OTHER = "bbbbbbbb-2222-4222-8222-000000000002"

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agentharness import Admin, free_port, running_server, wait_for
 
+from harness.agents import Admin, wait_for
+from harness.net import free_port
+from harness.servers import running
 from l2pop.dataplane.base import Mode
 
 L2POP = [sys.executable, "-c", "from l2pop.cli import main; main()"]
@@ -25,7 +27,7 @@ def metric(text: str, name: str) -> float | None:
 
 
 def test_agent_process_serves_metrics_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    with running_server(tmp_path / "server") as server:
+    with running(tmp_path / "server") as server:
         admin = Admin(server)
         net = admin.network("a", 100)
         token_file = tmp_path / "h1.token"

@@ -11,17 +11,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from agentharness import (
-    Admin,
-    AgentThread,
-    Server,
-    agent_config,
-    free_port,
-    running_agent,
-    running_server,
-    wait_for,
-)
 
+from harness.agents import Admin, AgentThread, agent_config, running_agent, wait_for
+from harness.net import free_port
+from harness.servers import ServerProc, running
 from l2pop.dataplane.base import tap_name
 
 CONVERGE_S = 10.0  # generous: CI runs the whole suite with CPU contention
@@ -29,7 +22,7 @@ CONVERGE_S = 10.0  # generous: CI runs the whole suite with CPU contention
 
 @dataclass
 class World:
-    server: Server
+    server: ServerProc
     admin: Admin
     net_a: str
     net_b: str
@@ -40,7 +33,7 @@ class World:
 def world(tmp_path: Path) -> Iterator[World]:
     """Hosts h1..h3; network A (VNI 100) on all three, B (VNI 200) on h3 only.
     p2 (h2) and p3 (h3) are ACTIVE on A; p1 is bound to h1, not plugged yet."""
-    with running_server(tmp_path / "server") as server:
+    with running(tmp_path / "server") as server:
         admin = Admin(server)
         net_a, net_b = admin.network("a", 100), admin.network("b", 200)
         for i in (1, 2, 3):

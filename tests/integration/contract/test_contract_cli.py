@@ -23,6 +23,18 @@ def _run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     [
         ("server", ["--db", "--etcd", "--listen", "--admin-token-file"]),
         ("agent", ["--host", "--tunnel-ip", "--server", "--token-file", "--mode", "--interface"]),
+        (
+            "evpn",
+            [
+                "--server",
+                "--token-file",
+                "--asn",
+                "--router-id",
+                "--peer",
+                "--peer-password-file",
+                "--ca-file",
+            ],
+        ),
     ],
 )
 def test_help_lists_the_documented_flags(command: str, flags: list[str]) -> None:

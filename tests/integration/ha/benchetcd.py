@@ -19,11 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Run as a script: the test harness (tests/) on the path, as pytest has it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from etcdcluster import etcd_cluster
-from replicas import Replica
-
+from harness.etcd import etcd_cluster
+from harness.servers import Replica
 from l2pop.server.store.base import Put, Store
 from l2pop.server.store.etcd import EtcdStore
 from l2pop.server.store.sqlite import SQLiteStore

@@ -1,16 +1,12 @@
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# The agent tests' harness (Admin, in-process agents on the fake dataplane).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "agent"))
-
-from etcdcluster import EtcdCluster, etcd_cluster
-from replicas import Replica, running_replicas
+from harness.etcd import EtcdCluster, etcd_cluster
+from harness.servers import Replica, running_replicas
 
 
 @pytest.fixture(scope="session")

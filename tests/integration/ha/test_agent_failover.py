@@ -7,9 +7,9 @@ from __future__ import annotations
 import signal
 
 import pytest
-from agentharness import Admin, agent_config, running_agent, wait_for
-from replicas import Replica
 
+from harness.agents import Admin, agent_config, running_agent, wait_for
+from harness.servers import Replica
 from l2pop.agent.servers import rank_servers
 
 pytestmark = pytest.mark.etcd

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from etcdcluster import EtcdCluster
-from replicas import Replica, running_replicas
 
+from harness.etcd import EtcdCluster
+from harness.servers import Replica, running_replicas
 from l2pop.agent.client import HostApi
 from l2pop.errors import ServerUnreachableError
 

@@ -10,8 +10,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from etcdcluster import EtcdCluster, Member, require_etcd
 
+from harness.etcd import EtcdCluster, Member, require_etcd
 from l2pop.server.store.base import ABSENT, ChangeRecord, Put
 from l2pop.server.store.etcd import EtcdStore
 

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import sys
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
-from etcdcluster import EtcdCluster
-from replicas import running_replicas
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-
-from srvproc import running
+from harness.etcd import EtcdCluster
+from harness.servers import running, running_replicas
 
 CREATES = 50
 POOL = {"start": "10.77.0.10", "end": "10.77.0.49"}  # 40 addresses

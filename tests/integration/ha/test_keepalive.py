@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 from aetcd import rpc
-from etcdcluster import EtcdCluster
 
+from harness.etcd import EtcdCluster
 from l2pop.server.store.etcd_client import EtcdClient, EtcdCredentials
 from l2pop.server.store.etcd_keepalive import KeepAlives
 

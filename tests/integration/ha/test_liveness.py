@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from etcdcluster import EtcdCluster, etcd_cluster
 
+from harness.etcd import EtcdCluster, etcd_cluster
 from l2pop.server.store.etcd import EtcdStore
 
 pytestmark = pytest.mark.etcd

@@ -6,8 +6,9 @@ import time
 
 import httpx
 import pytest
-from replicas import Replica
 from test_replicas import make_host, ok
+
+from harness.servers import Replica
 
 pytestmark = pytest.mark.etcd
 

@@ -8,8 +8,8 @@ import os
 import time
 
 import pytest
-from etcdcluster import EtcdCluster
 
+from harness.etcd import EtcdCluster
 from l2pop.errors import StoreUnavailableError
 from l2pop.server.store.base import ABSENT, PreconditionFailed, Put
 from l2pop.server.store.etcd import EtcdStore

@@ -7,8 +7,8 @@ import asyncio
 import os
 
 import pytest
-from etcdcluster import EtcdCluster
 
+from harness.etcd import EtcdCluster
 from l2pop.server.store.base import Put
 from l2pop.server.store.etcd import EtcdStore
 from l2pop.server.store.etcd_barrier import SharedRead

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -12,17 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from etcdcluster import EtcdCluster
-from replicas import Replica, running_replicas
+
+from harness.etcd import EtcdCluster
+from harness.servers import Replica, ok, running_replicas
+from harness.watchlines import WatchReader
 
 pytestmark = pytest.mark.etcd
 
 JSON = dict[str, Any]
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json() if response.content else None
 
 
 def make_network(client: httpx.Client, vni: int) -> str:
@@ -61,24 +57,14 @@ def test_a_write_on_one_replica_reaches_a_watch_stream_on_the_other(
         make_port(admin, net, "h2", "198.51.100.2")
         port = make_port(admin, net, "h1", "198.51.100.1")
     state = ok(httpx.get(f"{second.url}/v1/hosts/h2/state", headers={"X-Auth-Token": tokens["h2"]}))
-    lines: list[JSON] = []
-    done = threading.Event()
-
-    def watch() -> None:
-        url = f"{second.url}/v1/hosts/h2/watch?revision={state['revision']}"
-        with httpx.stream("GET", url, headers={"X-Auth-Token": tokens["h2"]}, timeout=15) as r:
-            for line in r.iter_lines():
-                if line.strip():
-                    lines.append(json.loads(line))
-                if any(x["type"] == "change" and x["networks"] for x in lines):
-                    done.set()
-                    return
-
-    reader = threading.Thread(target=watch, daemon=True)
-    reader.start()
-    report(first, "h1", tokens["h1"], port["id"], "ACTIVE")
-    assert done.wait(10), lines
-    change = next(x for x in lines if x["type"] == "change" and x["networks"])
+    reader = WatchReader(second.url, "h2", tokens["h2"], state["revision"])
+    try:
+        report(first, "h1", tokens["h1"], port["id"], "ACTIVE")
+        with first.client() as admin:
+            head = int(ok(admin.get("/healthz"))["revision"])
+        change = next(x for x in reader.changes_until(head) if x["networks"])
+    finally:
+        reader.close()
     added = change["networks"][net]["add"]
     assert added["unicast"] == [{"mac": port["mac_address"], "vtep": "192.0.2.1"}]
     assert added["flood"] == ["192.0.2.1"]

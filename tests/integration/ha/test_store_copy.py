@@ -10,9 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agentharness import Admin, running_server
-from etcdcluster import EtcdCluster, etcd_cluster
-from replicas import running_replicas
+
+from harness.agents import Admin
+from harness.etcd import EtcdCluster, etcd_cluster
+from harness.servers import running, running_replicas
 
 pytestmark = pytest.mark.etcd
 
@@ -43,7 +44,7 @@ def snapshot(url: str, token: str) -> dict[str, object]:
 def test_copy_moves_every_record_and_the_replica_serves_the_same_state(
     tmp_path: Path, single: EtcdCluster
 ) -> None:
-    with running_server(tmp_path / "sqlite") as server:
+    with running(tmp_path / "sqlite") as server:
         admin = Admin(server)
         net = admin.network("a", 100)
         admin.host("h1", "192.0.2.1")

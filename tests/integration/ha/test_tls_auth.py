@@ -11,8 +11,9 @@ from pathlib import Path
 import grpc
 import pytest
 from aetcd import rpc
-from etcdcluster import EtcdCluster, Tls, etcd_cluster
-from replicas import Replica
+
+from harness.etcd import EtcdCluster, Tls, etcd_cluster
+from harness.servers import Replica
 
 pytestmark = pytest.mark.etcd
 

@@ -4,11 +4,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from srvproc import ServerProc, running
+
+from harness.servers import ServerProc, running
 
 
-@pytest.fixture(params=[("--no-stream-writer",), ()], ids=["in-process", "stream-writer"])
-def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ServerProc]:
-    """A real server process, writing its watch streams itself or from a second process."""
-    with running(tmp_path, request.param) as proc:
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProc]:
+    """A real server process (SQLite in tmp_path, a free port on 127.0.0.1)."""
+    with running(tmp_path) as proc:
         yield proc

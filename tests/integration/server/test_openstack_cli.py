@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-from srvproc import ServerProc, ok, running
+
+from harness.servers import ServerProc, ok, running
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +35,15 @@ class Cli:
     def run(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
         command = [
             str(OPENSTACK), "--os-auth-type", "admin_token", "--os-endpoint", self.server.url,
-            "--os-token", token or self.server.token, *args,
+            # "=": a token may start with "-" (urlsafe base64), which argparse
+            # would take for an option.
+            f"--os-token={token or self.server.token}", *args,
         ]  # fmt: skip
         # No clouds.yaml or OS_* of the machine may leak in.
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         env["HOME"] = str(self.home)
-        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+        # Generous: on a loaded machine the CLI alone takes seconds to start.
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=180)
 
     def json(self, *args: str) -> Any:
         done = self.run(*args, "-f", "json")
@@ -60,7 +64,9 @@ class Cli:
         return done.stderr
 
     def everything(self) -> dict[str, Any]:
-        with self.server.client() as http:
+        with httpx.Client(
+            base_url=self.server.url, headers={"X-Auth-Token": self.server.token}, timeout=60
+        ) as http:
             return {c: ok(http.get(f"/v2.0/{c}"))[c] for c in ("networks", "subnets", "ports")}
 
 
@@ -157,7 +163,8 @@ def test_the_openstack_cli_drives_networks_subnets_and_ports(cli: Cli) -> None:
     )  # fmt: skip
     cli.refused("subnet", "delete", "s4", needle="Failed to delete subnet")
     cli.refused("network", "delete", "net1", needle="Failed to delete network")
-    with httpx.Client(base_url=cli.server.url, headers={"X-Auth-Token": cli.server.token}) as http:
+    headers = {"X-Auth-Token": cli.server.token}
+    with httpx.Client(base_url=cli.server.url, headers=headers, timeout=60) as http:
         answer = ok(http.post("/v1/hosts", json={"name": "h1", "tunnel_ip": "192.0.2.1"}), 201)
     cli.refused("network", "create", "rogue", needle="403", token=answer["token"])
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from srvproc import ServerProc
 from typer.testing import CliRunner
 
+from harness.servers import ServerProc
 from l2pop.cli import build_app
 
 

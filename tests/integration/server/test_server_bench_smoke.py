@@ -64,3 +64,12 @@ def test_bench_server_tls_runs_plain_then_https_and_compares(tmp_path: Path) -> 
         assert run["changes_acked"] > 10
         assert run["undelivered_after_10s"] == 0
     assert result["tls_over_plain"]["changes_per_s"] > 0
+
+
+def test_bench_ipam_tiny_run_hands_out_distinct_addresses(tmp_path: Path) -> None:
+    from l2pop.bench.ipam import run_ipam_bench
+
+    result = run_ipam_bench(tmp_path, ports=200, sample=40, concurrency=4)
+    assert result["ipam_ports"] == result["distinct_addresses"] == 200
+    # The CPU figures of so few creates are mostly clock ticks: only their presence.
+    assert set(result["rounds"]) == {"start", "at_200_ports"}

@@ -7,7 +7,8 @@ import threading
 import time
 
 import httpx
-from srvproc import ServerProc, ok
+
+from harness.servers import ServerProc, ok
 
 WRITERS = 4
 RUN_BEFORE_KILL_S = 1.5

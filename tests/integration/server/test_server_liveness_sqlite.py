@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import httpx
-from srvproc import ServerProc, ok
+
+from harness.servers import ServerProc, ok
 
 
 def _alive(server: ServerProc, host: str) -> bool:

@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from srvproc import ServerProc, free_port, ok
+from harness.net import free_port
+from harness.servers import ServerProc, ok
 
 DATA = Path(__file__).resolve().parent / "data"
 

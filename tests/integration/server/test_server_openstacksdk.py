@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import openstack
 import pytest
-from srvproc import ServerProc
+
+from harness.servers import ServerProc
 
 
 def _connect(server: ServerProc) -> openstack.connection.Connection:

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from srvproc import ServerProc, ok
-from watchlines import WatchReader
+
+from harness.servers import ServerProc, ok, running
+from harness.watchlines import WatchReader
 
 
 def _setup(api: httpx.Client) -> dict[str, Any]:
@@ -56,11 +57,7 @@ def test_activation_reaches_the_peer_on_the_network_and_nobody_else(server: Serv
         assert answer["port"]["status"] == "ACTIVE"
         with server.client() as api:
             now = ok(api.get("/healthz"))["revision"]
-            metrics = api.get("/metrics").text
         [change] = watch_h1.changes_until(now)
-        # Who wrote the lines: the server itself, or its stream writer process.
-        in_writer = 0.0 if "--no-stream-writer" in server.extra else 2.0
-        assert f"l2pop_stream_writer_streams {in_writer}" in metrics
         added = change["networks"][world["a"]["id"]]["add"]
         assert added["flood"] == ["192.0.2.2"]
         assert added["neigh"] == [{"ip": "10.0.0.2", "mac": ports["h2"]["mac_address"]}]
@@ -104,7 +101,7 @@ def test_sigterm_ends_open_watch_streams_quickly(server: ServerProc) -> None:
 
 
 def test_without_a_token_file_the_server_writes_one_0600_next_to_the_db(tmp_path: Path) -> None:
-    from srvproc import free_port
+    from harness.net import free_port
 
     port = free_port()
     command = [sys.executable, "-c", "from l2pop.cli import main; main()", "server",
@@ -126,3 +123,9 @@ def test_without_a_token_file_the_server_writes_one_0600_next_to_the_db(tmp_path
         process.terminate()
         _, err = process.communicate(timeout=10)
     assert str(token_file) in err.decode()
+
+
+def test_the_removed_stream_writer_flags_are_accepted_and_ignored(tmp_path: Path) -> None:
+    # Service files written for the stream writer process keep working.
+    with running(tmp_path, ("--no-stream-writer",)) as server:
+        assert "--stream-writer/--no-stream-writer is ignored" in server.log_tail()

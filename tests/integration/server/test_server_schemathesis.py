@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from srvproc import ServerProc, running
 
+from harness.servers import ServerProc, running
 from l2pop.pki import issue, make_ca
 from l2pop.server.api.app import create_app
 from l2pop.server.service import Service

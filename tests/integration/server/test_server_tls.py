@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import openstack
 import pytest
-from srvproc import ServerProc, running
 
+from harness.servers import ServerProc, running
 from l2pop.pki import issue, make_ca
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def live(pki: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
     workdir = tmp_path_factory.mktemp("tls-server")
-    with running(workdir, server_args(pki), ca_file=pki / "ca.pem") as server:
+    # JSON log lines: the audit test reads them (the default is human lines).
+    args = [*server_args(pki), "--log-format", "json"]
+    with running(workdir, args, ca_file=pki / "ca.pem") as server:
         yield server
 
 

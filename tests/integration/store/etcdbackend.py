@@ -7,16 +7,12 @@ store contract does not depend on the cluster size.)
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from harness.etcd import etcd_cluster
 from l2pop.server.store.base import Store
 from l2pop.server.store.etcd import EtcdStore
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ha"))
-
-from etcdcluster import etcd_cluster
 
 __all__ = ["etcd_backend"]
 

@@ -18,6 +18,7 @@ from l2pop.server.runner import parse_listen, parse_vni_range
         (["--vni-range", "2000:1000"], "--vni-range"),
         (["--vni-range", "a:b"], "--vni-range"),
         (["--listen", "nowhere"], "--listen"),
+        (["--watch-max-queued", "1000"], "--watch-max-queued"),
     ],
 )
 def test_bad_server_flags_exit_2_with_a_reason(

@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from l2pop.core import PortEvent
-from l2pop.server.api.asgiwriter import TransportWriter, transport_writer
 from l2pop.server.auth import AdminToken, Principal
-from l2pop.server.fanout import Hub
 from l2pop.server.hosts import HostOps
 from l2pop.server.metrics import Metrics
 from l2pop.server.networks import NetworkOps
@@ -25,6 +23,8 @@ from l2pop.server.ports import PortOps
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.sqlite import SQLiteStore
 from l2pop.server.view import Applied
+from l2pop.server.watch import Hub, Watches
+from l2pop.server.watch.chunks import TransportWriter, chunk_writer
 
 ADMIN = Principal(admin=True)
 
@@ -48,7 +48,8 @@ async def _concurrent_reports(db: Path, ports_per_host: int) -> None:
             body = {"network_id": net, "fixed_ips": [ip], "binding:host_id": "h2"}
             ids.append((await ports.create({"port": body}))["id"])
         chunks: list[bytes] = []
-        _, watcher = await hosts.open_watch(ADMIN, "h1", str(service.view.revision), "admin")
+        opened = await Watches(service).open(ADMIN, "h1", str(service.view.revision), "admin")
+        watcher = opened.watcher
         watcher.attach(lambda chunk: chunks.append(chunk) is None)
         seen_at_ack: dict[str, int] = {}
 
@@ -104,6 +105,7 @@ class _Transport:
         self.data = b""
         self.closing = False
         self.unsent = 0
+        self.aborted = False
 
     def write(self, data: bytes) -> None:
         self.data += data
@@ -119,6 +121,10 @@ class _Transport:
 
     def close(self) -> None:
         self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+        self.aborted = True
 
 
 class _Cycle:
@@ -136,13 +142,14 @@ class _Cycle:
 def test_transport_writer_frames_chunks_and_cuts_a_client_too_far_behind() -> None:
     transport = _Transport()
     cycle = _Cycle(transport, chunked=True)
-    writer = transport_writer(cycle.send, max_buffer=100)
+    writer = chunk_writer(cycle.send, max_queued=100)
     assert isinstance(writer, TransportWriter)
     assert writer(b'{"a":1}\n')
     assert transport.data == b'8\r\n{"a":1}\n\r\n'
     transport.unsent = 101  # the client stopped reading
     assert not writer(b"x\n")
-    transport.closing = True
+    writer.drop()  # the stream is cut: what is queued goes, with the connection
+    assert transport.aborted
     assert not writer(b"y\n")
     assert writer.failed
     asyncio.run(writer.finish())
@@ -151,20 +158,22 @@ def test_transport_writer_frames_chunks_and_cuts_a_client_too_far_behind() -> No
 
 def test_transport_writer_ends_the_body_through_the_server() -> None:
     cycle = _Cycle(_Transport(), chunked=True)
-    writer = transport_writer(cycle.send, max_buffer=100)
-    assert writer is not None
+    writer = chunk_writer(cycle.send, max_queued=100)
+    assert isinstance(writer, TransportWriter)
     asyncio.run(writer.finish())
     assert cycle.sent == [{"type": "http.response.body", "body": b"", "more_body": False}]
 
 
 def test_no_transport_writer_without_chunked_encoding_or_a_transport() -> None:
-    assert transport_writer(_Cycle(_Transport(), chunked=False).send, 100) is None
-    assert transport_writer(_Cycle(object(), chunked=True).send, 100) is None
+    assert not isinstance(
+        chunk_writer(_Cycle(_Transport(), chunked=False).send, 100), TransportWriter
+    )
+    assert not isinstance(chunk_writer(_Cycle(object(), chunked=True).send, 100), TransportWriter)
 
     async def plain_send(message: dict[str, Any]) -> None:
         del message
 
-    assert transport_writer(plain_send, 100) is None
+    assert not isinstance(chunk_writer(plain_send, 100), TransportWriter)
 
 
 def test_a_stream_idle_for_nine_tenths_of_the_interval_gets_its_bookmark_now() -> None:

@@ -26,16 +26,22 @@ from l2pop.server.networks import NetworkOps
 from l2pop.server.ports import PortOps
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.sqlite import SQLiteStore
-from l2pop.server.watcher import Watcher
+from l2pop.server.watch import Watcher, Watches
 
 ADMIN = Principal(admin=True)
 HOSTS = [f"h{i}" for i in range(5)]
 
 
-def _drain(watcher: Watcher) -> list[dict[str, Any]]:
-    lines = []
-    for chunk in watcher.pending():
-        lines += [json.loads(line) for line in chunk.splitlines() if line]
+def _collect(watcher: Watcher) -> list[bytes]:
+    """What the hub hands ``watcher`` from now on, chunk by chunk."""
+    chunks: list[bytes] = []
+    watcher.attach(lambda chunk: chunks.append(chunk) is None)
+    return chunks
+
+
+def _drain(chunks: list[bytes]) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for chunk in chunks for line in chunk.splitlines() if line]
+    chunks.clear()
     return lines
 
 
@@ -101,7 +107,9 @@ async def _scenario(db: Path, seed: int, steps: int) -> None:
         await hosts.register({"name": name, "tunnel_ip": f"192.0.2.{i + 1}"})
     start = service.view.revision
     states = {h: decode_state(hosts.state(ADMIN, h))[1] for h in HOSTS}
-    watchers = {h: (await hosts.open_watch(ADMIN, h, str(start), "admin"))[1] for h in HOSTS}
+    watches = Watches(service)
+    watchers = {h: (await watches.open(ADMIN, h, str(start), "admin")).watcher for h in HOSTS}
+    received = {h: _collect(watchers[h]) for h in HOSTS}
     lines: dict[str, list[dict[str, Any]]] = {h: [] for h in HOSTS}
     rng = random.Random(seed)
     try:
@@ -114,7 +122,7 @@ async def _scenario(db: Path, seed: int, steps: int) -> None:
             after = service.view.snapshot
             for host in HOSTS:
                 allowed = set(desired(before, host).networks) | set(desired(after, host).networks)
-                for line in _drain(watchers[host]):
+                for line in _drain(received[host]):
                     assert set(line["networks"]) <= allowed, (host, line)
                     states[host] = apply(states[host], decode_change(line).delta)
                     lines[host].append(line)
@@ -123,10 +131,10 @@ async def _scenario(db: Path, seed: int, steps: int) -> None:
             assert states[host] == desired(service.view.snapshot, host), host
             if service.view.get("host", host) is None:
                 continue  # unregistered by the scenario: nothing to resume
-            replayed, again = await hosts.open_watch(ADMIN, host, str(start), "admin")
-            got = [json.loads(x) for chunk in replayed for x in chunk.splitlines() if x]
+            again = await watches.open(ADMIN, host, str(start), "admin")
+            got = [json.loads(x) for chunk in again.history for x in chunk.splitlines() if x]
             assert [g for g in got if g["type"] == "change"] == lines[host]
-            service.hub.remove(again)
+            watches.close(again)
     finally:
         await service.close()
 

@@ -2,80 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from l2pop.errors import BodyTooLargeError, L2popError, ValidationError
+from l2pop import __version__
+from l2pop.server.api import agents, hosts, neutron, subnets
+from l2pop.server.api.context import (
+    BARRIER_TIMEOUT_S,
+    LOCAL_PATHS,
+    WRITE_BARRIER_TIMEOUT_S,
+    Context,
+    attach,
+    catch_up,
+)
 from l2pop.server.api.errors import install_error_handlers
-from l2pop.server.hosts import HostOps
-from l2pop.server.networks import NetworkOps
-from l2pop.server.ports import PortOps
 from l2pop.server.service import Service
 
-__all__ = [
-    "Context",
-    "attach",
-    "catch_up",
-    "check_declared_size",
-    "create_app",
-    "ctx",
-    "parse_json_body",
-    "read_json",
-]
-
-DEFAULT_MAX_BODY = 1024 * 1024
-
-
-@dataclass
-class Context:
-    service: Service
-    networks: NetworkOps
-    ports: PortOps
-    hosts: HostOps
-    max_body: int
-
-
-def ctx(request: Request) -> Context:
-    context: Context = request.app.state.ctx
-    return context
-
-
-async def read_json(request: Request) -> Any:
-    """The request body as JSON; over ``--max-body`` is 413, not JSON is 400."""
-    limit = ctx(request).max_body
-    check_declared_size(request.headers.get("content-length"), limit)
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError(f"request body is over the {limit} byte limit")
-        chunks.append(chunk)
-    return parse_json_body(b"".join(chunks))
-
-
-def check_declared_size(declared: str | None, limit: int) -> None:
-    """413 before reading, when the client announces a body over ``limit``."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLargeError(f"request body of {declared} bytes is over the {limit} limit")
-
-
-def parse_json_body(raw: bytes) -> Any:
-    """A request body as JSON; empty or malformed is a 400 naming the problem."""
-    if not raw.strip():
-        raise ValidationError("body", "", "a JSON body is required")
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        shown = raw[:60].decode(errors="replace")
-        raise ValidationError("body", shown, f"malformed JSON: {exc}") from None
+__all__ = ["create_app"]
 
 
 class RequestMetrics:
@@ -98,21 +44,13 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, capture)
         finally:
-            template = scope.get("l2pop.route") or getattr(scope.get("route"), "path", "unmatched")
+            template = getattr(scope.get("route"), "path", "unmatched")
             state = scope.get("app")
             context = getattr(getattr(state, "state", None), "ctx", None)
             if isinstance(context, Context):
                 context.service.metrics.requests.labels(
                     scope["method"], template, str(status[0])
                 ).inc()
-
-
-# Answered from this replica alone: liveness and discovery must not wait on the store.
-LOCAL_PATHS = frozenset({"/healthz", "/metrics", "/", "/v2.0/", "/v2.0"})
-BARRIER_TIMEOUT_S = 5.0
-# A write re-checks its guards at commit time and has its own 5 s budget
-# against an unreachable store: its barrier only gets a short head start.
-WRITE_BARRIER_TIMEOUT_S = 0.5
 
 
 class ReadBarrier:
@@ -140,29 +78,15 @@ class ReadBarrier:
         await self.app(scope, receive, send)
 
 
-async def catch_up(service: Service, timeout: float) -> None:
-    barrier = getattr(service.store, "barrier", None)
-    if barrier is None:
-        return
-    try:
-        async with asyncio.timeout(timeout):
-            revision = int(await barrier())
-            await service.view.wait_for(revision)
-    except (TimeoutError, L2popError):
-        return
-
-
-def attach(app: FastAPI, service: Service, max_body: int) -> Context:
-    """Make ``service`` the one the routes of ``app`` use (the lifespan does it; tests too)."""
-    ports = PortOps(service)
-    context = Context(service, NetworkOps(service), ports, HostOps(service, ports), max_body)
-    app.state.ctx = context
-    return context
-
-
 def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) -> FastAPI:
-    """The app; ``open_service`` runs at startup, the service closes at shutdown."""
-    from l2pop.server.api import hosts, neutron, subnets
+    """The app; ``open_service`` runs at startup, the service closes at shutdown.
+
+    The agents' hot paths and the port writes are not served by this app but
+    by :class:`~l2pop.server.api.fastpath.AgentFastPath` in front of it; they
+    are declared here for the schema only (:mod:`.declared`).
+    """
+    from l2pop.server.api import evpn
+    from l2pop.server.ui.routes import install_ui
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -175,7 +99,7 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
 
     app = FastAPI(
         title="l2pop server",
-        version="0.1.0",
+        version=__version__,
         description="Neutron v2.0 subset (networks, subnets, ports) and the l2pop host/agent API.",
         lifespan=lifespan,
         redirect_slashes=False,
@@ -184,7 +108,9 @@ def create_app(open_service: Callable[[], Awaitable[Service]], max_body: int) ->
     app.include_router(hosts.router)
     app.include_router(neutron.router)
     app.include_router(subnets.router)
-    app.router.routes[0:0] = hosts.fast_routes()
+    app.include_router(agents.router)
+    app.include_router(evpn.router)
+    install_ui(app)
     app.add_middleware(ReadBarrier)
     app.add_middleware(RequestMetrics)
     return app

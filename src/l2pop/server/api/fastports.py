@@ -1,82 +1,59 @@
-"""``/v2.0/ports`` writes and reads as a bare ASGI handler (the cloud's hot path).
+"""``/v2.0/ports`` writes and reads of one port as bare handlers (the cloud's hot path).
 
 Every VM boot, migration and deletion is a port create, update or delete.
 Through FastAPI each request crossed eight middleware layers, the router's
 match of every route, dependency solving and a stdlib JSON encoding: about
 half of the server's time per port change (py-spy, a create/bind/ACTIVE/
-migrate/delete mix). Here the same steps run inline, with the same order
-(read barrier, admin token, body limit, JSON, the service's validation),
-the same NeutronError answers and the same request metric. The FastAPI
-routes of these paths stay for the OpenAPI schema and the TestClient; the
-listing (``GET /v2.0/ports`` with filters and paging) stays there.
+migrate/delete mix). Dispatched by :mod:`.fastpath` (read barrier, errors);
+the listing (``GET /v2.0/ports`` with filters and paging) stays in FastAPI.
 """
 
 from __future__ import annotations
 
-import re
-
 from starlette.datastructures import Headers, QueryParams
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Scope
 
-from l2pop.errors import L2popError
-from l2pop.server.api.app import (
-    BARRIER_TIMEOUT_S,
-    WRITE_BARRIER_TIMEOUT_S,
-    Context,
-    catch_up,
-)
-from l2pop.server.api.errors import error_response
+from l2pop.server.api.bodies import read_json_body
+from l2pop.server.api.context import Context
 from l2pop.server.api.listing import select_fields, show_fields
-from l2pop.server.api.rawhttp import read_json_body, respond, send_json, unexpected
+from l2pop.server.api.rawhttp import JsonReply
 
-__all__ = ["PORTS_ROUTE", "PORT_ROUTE", "match_port_route", "serve_ports"]
-
-PORTS_ROUTE = "/v2.0/ports"
-PORT_ROUTE = "/v2.0/ports/{port_id}"
-_PORT = re.compile(r"^/v2\.0/ports/([^/]+)$")
+__all__ = ["create_port", "delete_port", "show_port", "update_port"]
 
 
-def match_port_route(method: str, path: str) -> tuple[bool, str | None]:
-    """(served here, port id): POST on the collection; GET, PUT, DELETE on one port."""
-    if path == PORTS_ROUTE:
-        return method == "POST", None
-    if method in ("GET", "PUT", "DELETE") and (match := _PORT.match(path)):
-        return True, match.group(1)
-    return False, None
-
-
-async def serve_ports(
-    context: Context, port_id: str | None, scope: Scope, receive: Receive, send: Send
-) -> None:
-    method = scope["method"]
-    route = PORTS_ROUTE if port_id is None else PORT_ROUTE
-    try:
-        status, value = await _handle(context, method, port_id, scope, receive)
-    except L2popError as exc:
-        await respond(context, error_response(exc), route, scope, receive, send)
-        return
-    except Exception:
-        await unexpected(context, route, scope, receive, send)
-        return
-    await send_json(context, method, route, status, value, send)
-
-
-async def _handle(
-    context: Context, method: str, port_id: str | None, scope: Scope, receive: Receive
-) -> tuple[int, object]:
-    service = context.service
-    await catch_up(service, BARRIER_TIMEOUT_S if method == "GET" else WRITE_BARRIER_TIMEOUT_S)
+def _admin(context: Context, scope: Scope) -> Headers:
     headers = Headers(scope=scope)
-    service.authenticate(headers).require_admin()
-    ports = context.ports
-    if port_id is None:  # POST /v2.0/ports
-        body = await read_json_body(receive, headers, context.max_body)
-        return 201, {"port": await ports.create(body)}
-    if method == "GET":
-        fields = show_fields(QueryParams(scope.get("query_string", b"")))
-        return 200, {"port": select_fields(ports.get(port_id), fields)}
-    if method == "DELETE":
-        await ports.delete(port_id)
-        return 204, None
+    context.service.authenticate(headers).require_admin()
+    return headers
+
+
+async def create_port(
+    context: Context, params: dict[str, str], scope: Scope, receive: Receive
+) -> JsonReply:
+    headers = _admin(context, scope)
     body = await read_json_body(receive, headers, context.max_body)
-    return 200, {"port": await ports.update(port_id, body)}
+    return JsonReply(201, {"port": await context.ports.create(body)})
+
+
+async def show_port(
+    context: Context, params: dict[str, str], scope: Scope, receive: Receive
+) -> JsonReply:
+    _admin(context, scope)
+    fields = show_fields(QueryParams(scope.get("query_string", b"")))
+    return JsonReply(200, {"port": select_fields(context.ports.get(params["port_id"]), fields)})
+
+
+async def update_port(
+    context: Context, params: dict[str, str], scope: Scope, receive: Receive
+) -> JsonReply:
+    headers = _admin(context, scope)
+    body = await read_json_body(receive, headers, context.max_body)
+    return JsonReply(200, {"port": await context.ports.update(params["port_id"], body)})
+
+
+async def delete_port(
+    context: Context, params: dict[str, str], scope: Scope, receive: Receive
+) -> JsonReply:
+    _admin(context, scope)
+    await context.ports.delete(params["port_id"])
+    return JsonReply(204, None)

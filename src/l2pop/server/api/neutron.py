@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse
 
-from l2pop.server.api.app import Context, ctx, read_json
+from l2pop.server.api.bodies import read_json
+from l2pop.server.api.context import Context, ctx
+from l2pop.server.api.declared import declare
 from l2pop.server.api.listing import (
     NETWORK_FILTERS,
     PORT_FILTERS,
@@ -113,26 +115,8 @@ async def list_ports(request: Request) -> JSON:
     return _listing(request, "ports", c.ports.all(), PORT_FILTERS)
 
 
-@router.post("/v2.0/ports", tags=["ports"], status_code=201, openapi_extra=body(PORT_BODY))
-async def create_port(request: Request) -> JSONResponse:
-    c = _admin(request)
-    return _one("port", await c.ports.create(await read_json(request)), 201)
-
-
-@router.get("/v2.0/ports/{port_id}", tags=["ports"])
-async def show_port(request: Request, port_id: str) -> JSONResponse:
-    c = _admin(request)
-    return _one("port", c.ports.get(port_id), request=request)
-
-
-@router.put("/v2.0/ports/{port_id}", tags=["ports"], openapi_extra=body(PORT_BODY))
-async def update_port(request: Request, port_id: str) -> JSONResponse:
-    c = _admin(request)
-    return _one("port", await c.ports.update(port_id, await read_json(request)))
-
-
-@router.delete("/v2.0/ports/{port_id}", tags=["ports"], status_code=204)
-async def delete_port(request: Request, port_id: str) -> Response:
-    c = _admin(request)
-    await c.ports.delete(port_id)
-    return Response(status_code=204)
+# Served by the fast dispatcher (:mod:`.fastports`); here for the schema only.
+declare(router, "POST", "/v2.0/ports", tag="ports", status_code=201, request_body=PORT_BODY)
+declare(router, "GET", "/v2.0/ports/{port_id}", tag="ports", query=("fields",))
+declare(router, "PUT", "/v2.0/ports/{port_id}", tag="ports", request_body=PORT_BODY)
+declare(router, "DELETE", "/v2.0/ports/{port_id}", tag="ports", status_code=204)

@@ -1,27 +1,24 @@
-"""Request and response plumbing for the bare ASGI handlers of the hot paths.
+"""Responses of the bare ASGI handlers of the fast dispatcher.
 
 What FastAPI's middleware does for every other route, done inline: the
-request metric, the body limit, NeutronError answers, and the last-resort
-500 for a bug (logged, never a traceback to the client).
+request metric, NeutronError answers, and the last-resort 500 for a bug
+(:func:`~l2pop.server.api.errors.internal_error`, shared with the app).
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import orjson
-from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from l2pop.errors import BodyTooLargeError, ValidationError
-from l2pop.server.api.app import Context, check_declared_size, parse_json_body
-from l2pop.server.api.errors import neutron_error
+from l2pop.server.api.context import Context
+from l2pop.server.api.errors import internal_error
 
-__all__ = ["read_body", "read_json_body", "respond", "send_json", "unexpected"]
+__all__ = ["JsonReply", "Reply", "StreamReply", "respond", "send_json", "unexpected"]
 
-log = logging.getLogger(__name__)
 _JSON = [(b"content-type", b"application/json")]
 
 
@@ -36,9 +33,8 @@ async def respond(
 async def unexpected(
     context: Context, route: str, scope: Scope, receive: Receive, send: Send
 ) -> None:
-    """A bug: log it with its traceback and answer 500 as the FastAPI routes do."""
-    log.exception("unexpected error on %s %s", scope["method"], scope["path"])
-    response = neutron_error(500, "InternalError", "internal server error")
+    """A bug (call from an ``except`` block): logged, answered 500 as every route does."""
+    response = internal_error(scope["method"], scope["path"])
     await respond(context, response, route, scope, receive, send)
 
 
@@ -57,24 +53,19 @@ async def send_json(
     await send({"type": "http.response.body", "body": payload})
 
 
-async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
-    """The whole request body; over ``limit`` bytes is a 413 (declared or not)."""
-    check_declared_size(headers.get("content-length"), limit)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ValidationError("body", "", "the client went away before its body arrived")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError(f"request body is over the {limit} byte limit")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+@dataclass(frozen=True, slots=True)
+class JsonReply:
+    """A handler's answer: ``value`` as JSON with ``status`` (None: no body)."""
+
+    status: int
+    value: object
 
 
-async def read_json_body(receive: Receive, headers: Headers, limit: int) -> Any:
-    """The request body as JSON: 413 over ``limit``, 400 when empty or malformed."""
-    return parse_json_body(await read_body(receive, headers, limit))
+@dataclass(frozen=True, slots=True)
+class StreamReply:
+    """A handler's answer that writes its own response (a watch stream)."""
+
+    serve: Callable[[Receive, Send], Awaitable[None]]
+
+
+Reply = JsonReply | StreamReply

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse
 
 from l2pop.errors import NotFoundError
-from l2pop.server.api.app import ctx, read_json
+from l2pop.server.api.bodies import read_json
+from l2pop.server.api.context import ctx
 from l2pop.server.api.listing import SUBNET_FILTERS, listing, select_fields, show_fields
 from l2pop.server.api.schemas import SUBNET_BODY, body
 from l2pop.server.store.base import JSON

@@ -24,7 +24,8 @@ local view reached its revision, which gives read-your-writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,11 +42,13 @@ __all__ = [
     "Check",
     "CheckNone",
     "Delete",
+    "Liveness",
     "Loaded",
     "Op",
     "PreconditionFailed",
     "Put",
     "ResourceChange",
+    "SharedStore",
     "Store",
     "StoredRecord",
 ]
@@ -189,3 +192,34 @@ class Store(Protocol):
 
     async def healthy(self) -> bool:
         """True when the backend answers (``/healthz``)."""
+
+    @property
+    def shared(self) -> SharedStore | None:
+        """This store as several replicas share it (etcd), or None (SQLite: one replica)."""
+
+
+class Liveness(Protocol):
+    """Host liveness shared by replicas: a host is up while an agent's stream holds it."""
+
+    def alive(self, host: str) -> bool:
+        """Whether ``host`` is up on any replica."""
+
+    def up_hosts(self) -> Collection[str]:
+        """Every host up on any replica."""
+
+    def hold(self, host: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Keep ``host`` up while the context is open (its agent's watch stream)."""
+
+    async def seen(self, host: str) -> None:
+        """``host``'s agent was heard from (a status report)."""
+
+
+class SharedStore(Store, Protocol):
+    """A store several replicas share: what a replica needs beyond :class:`Store`."""
+
+    @property
+    def liveness(self) -> Liveness:
+        """Host liveness across replicas."""
+
+    async def barrier(self) -> int:
+        """Wait until this replica saw every write acknowledged anywhere; that revision."""

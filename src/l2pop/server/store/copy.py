@@ -23,11 +23,21 @@ from l2pop.errors import ConflictError, ValidationError
 from l2pop.server.store.base import ABSENT, JSON, Put
 from l2pop.server.store.etcd import EtcdStore
 
-__all__ = ["BATCH", "CopyReport", "copy_sqlite_to_etcd", "read_sqlite_records"]
+__all__ = [
+    "BATCH",
+    "MAX_BUMP",
+    "CopyReport",
+    "copy_sqlite_to_etcd",
+    "read_sqlite_records",
+    "sqlite_revision",
+]
 
 # etcd refuses transactions of more than --max-txn-ops (default 128) ops; each
 # batch adds the store's own txn key.
 BATCH = 100
+# Empty transactions that may follow a copy to move etcd's head past the source's
+# revision; beyond it a young etcd keeps a (narrow) chance of a coincidence.
+MAX_BUMP = 10_000
 
 
 @dataclass
@@ -54,11 +64,31 @@ def read_sqlite_records(path: Path) -> list[tuple[str, str, JSON]]:
     return [(str(kind), str(key), json.loads(value)) for kind, key, value in rows]
 
 
+def sqlite_revision(path: Path) -> int:
+    """The revision of an l2pop SQLite database (read-only; 0 when unreadable)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE name = 'revision'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+    return int(row[0]) if row else 0
+
+
 async def copy_sqlite_to_etcd(
-    records: list[tuple[str, str, JSON]], target: EtcdStore
+    records: list[tuple[str, str, JSON]], target: EtcdStore, past: int = 0
 ) -> CopyReport:
     """Copy ``records`` (:func:`read_sqlite_records`) into the started, empty
-    ``target``; compact etcd's history after it."""
+    ``target``; compact etcd's history after it.
+
+    ``past`` is the source's revision: an agent may hold any revision up to it.
+    The compaction makes every revision before the head ``410``, and one above
+    it is ``400``, but an agent holding exactly etcd's head would resume there
+    with another store's state; so while the head is not past ``past`` (a
+    young etcd), empty transactions move it on (at most :data:`MAX_BUMP`).
+    """
     if await target.count_keys() != 0:
         raise ConflictError(
             f"etcd prefix {target.layout.prefix} is not empty: copy into an empty prefix only"
@@ -70,6 +100,10 @@ async def copy_sqlite_to_etcd(
         report.transactions += 1
         report.revision = change.revision
         report.records.update(kind for kind, _, _ in batch)
+    for _ in range(MAX_BUMP):
+        if report.revision > past:
+            break
+        report.revision = (await target.commit([])).revision
     if report.revision:
         await target.compact(report.revision)
     return report

@@ -51,8 +51,10 @@ from l2pop.server.store.etcd_codec import (
     Layout,
     check_ops,
     decode_events,
+    prefix_end,
 )
 from l2pop.server.store.etcd_liveness import DEFAULT_TTL_S, HostLiveness
+from l2pop.server.store.etcd_schema import migrate_etcd
 from l2pop.server.store.etcd_watch import Compacted, follow, read_history
 from l2pop.server.store.etcd_writer import DEFAULT_MAX_TXN_OPS, GroupWriter
 
@@ -129,6 +131,7 @@ class EtcdStore:
     # -- lifecycle ----------------------------------------------------------
 
     async def start(self) -> None:
+        await migrate_etcd(self._client, self.layout.prefix)
         response = await self._range(self.layout.txn_key, within=CONNECT_TIMEOUT_S)
         head = int(response.kvs[0].mod_revision) if response.kvs else 0
         self._revision = self._cache_floor = self._listen_after = head
@@ -226,11 +229,18 @@ class EtcdStore:
         return [d.record for d in decoded if d.txn_id is not None or d.record.changes]
 
     async def count_keys(self) -> int:
-        """How many keys the prefix holds (any kind; 0 for a fresh prefix)."""
+        """How many records the prefix holds (any kind; 0 for a fresh prefix: its
+        schema marker is not a record)."""
+        start = self.layout.start + b"r/"
         response = await self._range(
-            self.layout.start, within=CONNECT_TIMEOUT_S, range_end=self.layout.end, count_only=True
+            start, within=CONNECT_TIMEOUT_S, range_end=prefix_end(start), count_only=True
         )
         return int(response.count)
+
+    @property
+    def shared(self) -> EtcdStore:
+        """Shared by every replica on the same prefix: barrier and liveness."""
+        return self
 
     async def barrier(self) -> int:
         """Wait until this replica saw every write acknowledged anywhere; the revision.

@@ -42,6 +42,7 @@ from l2pop.server.store.base import (
     StoredRecord,
 )
 from l2pop.server.store.sqlite_batch import BatchWriter
+from l2pop.server.store.sqlite_schema import migrate_sqlite
 
 __all__ = ["SQLiteStore"]
 
@@ -92,6 +93,7 @@ class SQLiteStore:
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(SCHEMA)
         self._conn = conn
+        migrate_sqlite(conn, self._path)
         self._revision = self._meta("revision")
         self._compacted = self._meta("compacted")
 
@@ -116,6 +118,11 @@ class SQLiteStore:
             await self._run(self._conn.close)
             self._conn = None
         self._executor.shutdown(wait=True)
+
+    @property
+    def shared(self) -> None:
+        """One replica's own file: no barrier, liveness from its own streams."""
+        return None
 
     async def healthy(self) -> bool:
         return self._conn is not None and self._writer is not None and not self._writer.done()

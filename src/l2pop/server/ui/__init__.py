@@ -1,0 +1,1 @@
+"""The fabric view: a live page of the fabric served by the server at ``/ui/``."""
