@@ -96,6 +96,7 @@ def evpn_command(
     from l2pop.errors import L2popError
     from l2pop.evpn.gateway import GatewayOptions, run_gateway
     from l2pop.evpn.speaker import SpeakerConfig, SpeakerError
+    from l2pop.sdnotify import Notifier
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -125,13 +126,23 @@ def evpn_command(
     except L2popError as exc:
         raise typer.BadParameter(str(exc)) from None
 
+    notifier = Notifier()  # systemd's NOTIFY_SOCKET, when it runs us
+
     async def main() -> None:
         task = asyncio.current_task()
         assert task is not None
+
+        def stop() -> None:
+            notifier.stopping()
+            task.cancel()
+
+        def ready() -> None:
+            notifier.ready(f"gobgpd up; peers {peer}; server {server}")
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
-        await run_gateway(options)
+            loop.add_signal_handler(sig, stop)
+        await run_gateway(options, on_ready=ready)
 
     try:
         asyncio.run(main())

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,9 @@ class Gateway:
     _skipped_logged: set[str] = field(default_factory=set)
     _settled_at: float | None = None
     _up_since: float | None = None
+    # Called once gobgpd is up (systemd's READY=1): the gateway then serves BGP and
+    # follows the server, or fails static while the server cannot be reached.
+    on_ready: Callable[[], None] | None = None
 
     @classmethod
     def create(cls, options: GatewayOptions) -> Gateway:
@@ -93,6 +96,8 @@ class Gateway:
             self.speaker.api_port,
             self.options.speaker.peers,
         )
+        if self.on_ready is not None:
+            self.on_ready()
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._feed())
@@ -273,10 +278,11 @@ def _key(ep: RemoteEndpoint) -> str:
     return ep.key
 
 
-async def run_gateway(options: GatewayOptions) -> None:
+async def run_gateway(options: GatewayOptions, on_ready: Callable[[], None] | None = None) -> None:
     """Run until cancelled; a fatal error (bad token, speaker gone) is raised alone,
     not inside the task group's ExceptionGroup, so the command can say what it was."""
     gateway = Gateway.create(options)
+    gateway.on_ready = on_ready
     try:
         await gateway.run()
     except asyncio.CancelledError:

@@ -42,8 +42,7 @@ def test_the_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     assert l2pop.exists(), l2pop
     for unit in UNITS:
         text = unit.read_text()
-        # evpn: Type=exec until `l2pop evpn` sends READY=1 (see the unit's comment).
-        assert ("Type=exec" if "evpn" in unit.name else "Type=notify") in text
+        assert "Type=notify" in text
         (tmp_path / unit.name).write_text(text.replace("/usr/local/bin/l2pop", str(l2pop)))
     done = subprocess.run(
         [analyze, "verify", *(str(tmp_path / u.name) for u in UNITS)],
@@ -137,6 +136,31 @@ def test_agent_notifies_ready_after_its_kernel_read_with_no_server(tmp_path: Pat
             assert receive(sock).get("STOPPING") == "1"
         finally:
             assert stop(process) == 0, (tmp_path / "agent.log").read_text()[-2000:]
+
+
+@pytest.mark.skipif(shutil.which("gobgpd") is None, reason="needs gobgpd (scripts/setup.sh)")
+def test_evpn_notifies_ready_once_gobgpd_is_up_then_stopping(tmp_path: Path) -> None:
+    """No server answers and no peer exists: gobgpd up is ready (fail static)."""
+    token = tmp_path / "gateway.token"
+    token.write_text("g0\n")
+    cmd = [*L2POP, "evpn", "--server", f"http://127.0.0.1:{free_port()}", "--token-file",
+           str(token), "--asn", "65000", "--router-id", "127.0.0.1", "--peer", "127.0.0.2",
+           "--bgp-port", str(free_port()), "--workdir", str(tmp_path / "gobgp")]  # fmt: skip
+    with notify_socket(tmp_path) as sock:
+        env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
+        log = (tmp_path / "evpn.log").open("wb")
+        process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            ready = receive(sock)
+            assert ready["READY"] == "1", ready
+            assert ready["MAINPID"] == str(process.pid)
+            assert "gobgpd up" in ready["STATUS"]
+            assert process.poll() is None
+            process.send_signal(signal.SIGTERM)
+            assert receive(sock).get("STOPPING") == "1"
+        finally:
+            stop(process)
+    assert "Traceback" not in (tmp_path / "evpn.log").read_text()
 
 
 def test_without_notify_socket_nothing_is_sent(tmp_path: Path) -> None:
