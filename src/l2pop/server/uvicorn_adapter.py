@@ -149,6 +149,10 @@ class GracefulServer(uvicorn.Server):
         self._captured_signals.clear()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Stop accepting first (uvicorn's shutdown does it again): a client whose
+        # stream the hook ends must not reconnect to a server that is going away.
+        for server in getattr(self, "servers", []):  # set by startup
+            server.close()
         await self._before_shutdown()
         await super().shutdown(sockets)
 

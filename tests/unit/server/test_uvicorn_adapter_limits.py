@@ -49,3 +49,11 @@ def test_the_default_cap_leaves_descriptor_headroom() -> None:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert ConnectionLimits().cap() == max(16, soft - 64)
     assert ConnectionLimits(max_connections=5).cap() == 5
+
+
+def test_the_server_keeps_its_listeners_in_servers() -> None:
+    # GracefulServer.shutdown closes them before its hook ends the watch streams.
+    import uvicorn
+
+    assert "self.servers" in inspect.getsource(uvicorn.Server.startup)
+    assert "for server in self.servers:" in inspect.getsource(uvicorn.Server.shutdown)
