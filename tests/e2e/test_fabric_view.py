@@ -123,6 +123,8 @@ def test_shows_the_demo_fabric_without_console_errors(session: Session, demo: De
     assert page.locator('#ports td.status[data-status="ACTIVE"]').count() == 8
     assert page.locator("#matrix tbody tr").count() == 1
     assert page.locator("#matrix thead th").count() == 2 + 5
+    # No EVPN gateway in this demo: the remote endpoints panel says so.
+    assert page.locator("#remote-range").inner_text() == "no remote endpoints"
     # Every agent reported, and has applied the last change that concerned its host.
     expect(page.locator("#hosts td.sync .yes")).to_have_count(5, timeout=LIVE_BUDGET_S * 1000)
     # The screenshot shows an explain too.

@@ -127,3 +127,26 @@ def test_explain_panel_server_stages(api: Api) -> None:
     assert ask(host="h1", target="nonsense")[0] == 400
     huge = api.client.post("/ui/api/explain", content=b"{" + b" " * 5000 + b"}")
     assert huge.status_code == 413
+
+
+def test_remote_endpoints_are_shown_read_only(api: Api) -> None:
+    """EVPN routes a gateway imported appear in the view, with the gateways holding them."""
+    net = api.network(**NET_FIELDS)
+    token = api.ok("POST", "/v1/gateways", {"name": "gw1"})["token"]
+    routes = [
+        {"network_id": net["id"], "type": "flood", "vtep": "198.18.0.7"},
+        {"network_id": net["id"], "type": "mac", "vtep": "198.18.0.7",
+         "mac_address": "52:54:00:00:00:07", "ip_address": "198.51.100.70"},
+    ]  # fmt: skip
+    api.ok("POST", "/v1/remote-endpoints", {"add": routes}, token)
+    assert login(api, ADMIN) == 303
+    data = api.client.get("/ui/api/fabric", params={"remote_limit": "1"}).json()
+    assert data["remote"]["total"] == 2
+    assert len(data["remote"]["remote"]) == 1
+    data = api.client.get("/ui/api/fabric").json()
+    rows = {r["type"]: r for r in data["remote"]["remote"]}
+    assert rows["mac"]["mac"] == "52:54:00:00:00:07"
+    assert rows["mac"]["ip"] == "198.51.100.70"
+    assert rows["flood"]["vtep"] == "198.18.0.7"
+    assert all(r["gateways"] == ["gw1"] and r["network"] == "demo" for r in rows.values())
+    assert api.client.get("/ui/api/fabric", params={"remote_offset": "x"}).status_code == 400

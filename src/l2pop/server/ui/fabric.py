@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from l2pop.errors import ValidationError
-from l2pop.server.records import HOST, NETWORK, PORT
+from l2pop.server.records import HOST, NETWORK, PORT, REMOTE
 from l2pop.server.service import Service
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "page_of",
     "port_row",
     "ports_page",
+    "remote_page",
     "summary",
 ]
 
@@ -206,3 +207,28 @@ def ports_page(service: Service, page: Page, filters: Mapping[str, str]) -> JSON
     picked.sort(key=lambda r: (names.get(r["network_id"], ""), r["binding:host_id"], r["name"]))
     rows = [port_row(r, names) for r in page.cut(picked)]
     return {"total": len(picked), "offset": page.offset, "limit": page.limit, "ports": rows}
+
+
+def remote_page(service: Service, page: Page) -> JSON:
+    """Remote endpoints (imported EVPN routes), paged: what the gateways told l2pop."""
+    view = service.view
+    names = {k: str(r.value["name"] or k) for k, r in view.records[NETWORK].items()}
+    picked = [
+        r.value
+        for r in view.records.get(REMOTE, {}).values()
+        if r.value["network_id"] in names  # a deleted network's records program nothing
+    ]
+    picked.sort(key=lambda r: (names[r["network_id"]], r["vtep"], r.get("mac_address") or ""))
+    rows = [
+        {
+            "network_id": r["network_id"],
+            "network": names[r["network_id"]],
+            "type": r["type"],
+            "vtep": r["vtep"],
+            "mac": r.get("mac_address"),
+            "ip": r.get("ip_address"),
+            "gateways": list(r.get("gateways", [])),
+        }
+        for r in page.cut(picked)
+    ]
+    return {"total": len(picked), "offset": page.offset, "limit": page.limit, "remote": rows}

@@ -29,7 +29,14 @@ from l2pop.server.api.context import ctx
 from l2pop.server.api.errors import error_response
 from l2pop.server.service import Service
 from l2pop.server.ui.explainer import explain_on_server
-from l2pop.server.ui.fabric import hosts_page, matrix_page, page_of, ports_page, summary
+from l2pop.server.ui.fabric import (
+    hosts_page,
+    matrix_page,
+    page_of,
+    ports_page,
+    remote_page,
+    summary,
+)
 from l2pop.server.ui.feed import Feed
 from l2pop.server.ui.sessions import COOKIE, SESSION_TTL_S, UiAuth
 
@@ -151,6 +158,7 @@ async def fabric(request: Request) -> Response:
             ),
             "hosts": hosts_page(service, page_of(q, "hosts_", 25), q.get("hosts_q", "")),
             "ports": ports_page(service, page_of(q, "ports_", 50), _port_filters(q)),
+            "remote": remote_page(service, page_of(q, "remote_", 50)),
         }
     except L2popError as exc:
         return error_response(exc)

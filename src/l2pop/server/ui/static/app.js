@@ -4,9 +4,9 @@
 "use strict";
 
 const state = {
-  net: 0, host: 0, hosts: 0, ports: 0,
-  limits: { net: 20, host: 25, hosts: 25, ports: 50 },
-  totals: { net: 0, host: 0, hosts: 0, ports: 0 },
+  net: 0, host: 0, hosts: 0, ports: 0, remote: 0,
+  limits: { net: 20, host: 25, hosts: 25, ports: 50, remote: 50 },
+  totals: { net: 0, host: 0, hosts: 0, ports: 0, remote: 0 },
   refreshTimer: null,
   lastSummary: null,
 };
@@ -29,6 +29,7 @@ function query() {
   q.set("host_offset", state.host); q.set("host_limit", state.limits.host);
   q.set("hosts_offset", state.hosts); q.set("hosts_limit", state.limits.hosts);
   q.set("ports_offset", state.ports); q.set("ports_limit", state.limits.ports);
+  q.set("remote_offset", state.remote); q.set("remote_limit", state.limits.remote);
   q.set("net_q", document.getElementById("net-q").value);
   q.set("hosts_q", document.getElementById("hosts-q").value);
   q.set("ports_q", document.getElementById("ports-q").value);
@@ -47,6 +48,7 @@ async function refresh() {
   renderMatrix(data.matrix);
   renderHosts(data.hosts);
   renderPorts(data.ports);
+  renderRemote(data.remote);
 }
 
 function refreshSoon() {
@@ -130,6 +132,20 @@ function renderPorts(p) {
   document.getElementById("ports").replaceChildren(el("thead", {}, head),
     el("tbody", {}, ...p.ports.map(portRow)));
   range("ports-range", p.offset, p.ports.length, p.total, "ports");
+}
+
+// Remote endpoints: routes EVPN gateways imported (not ports: read-only here too).
+function renderRemote(r) {
+  state.totals.remote = r.total;
+  const head = el("tr", {}, ...["network", "type", "VTEP", "MAC", "IP", "gateways"]
+    .map((t) => el("th", {}, t)));
+  const rows = r.remote.map((e) => el("tr", {},
+    el("td", { title: e.network_id }, e.network), el("td", {}, e.type),
+    el("td", { class: "mono" }, e.vtep), el("td", { class: "mono" }, e.mac || "-"),
+    el("td", { class: "mono" }, e.ip || "-"), el("td", {}, e.gateways.join(" "))));
+  document.getElementById("remote").replaceChildren(el("thead", {}, head),
+    el("tbody", {}, ...rows));
+  range("remote-range", r.offset, r.remote.length, r.total, "remote endpoints");
 }
 
 function applyChange(data) {
