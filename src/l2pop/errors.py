@@ -10,7 +10,8 @@
     ├── ForbiddenError       a valid token asking for what it may not touch (HTTP 403)
     ├── GoneError            a watch revision older than the retained log (HTTP 410)
     ├── BodyTooLargeError    request body over the limit (HTTP 413)
-    ├── StoreUnavailableError  the store cannot be reached in time (HTTP 503)
+    ├── StoreUnavailableError  the store cannot be reached in time, or the server
+    │                          is stopping (HTTP 503 + Retry-After)
     ├── DataplaneError       the kernel refused an operation (agent side)
     └── ServerUnreachableError  no configured server answered (agent side)
 
@@ -74,7 +75,7 @@ class BodyTooLargeError(L2popError):
 
 
 class StoreUnavailableError(L2popError):
-    """The store did not answer in time (no quorum, unreachable)."""
+    """The store did not answer in time (no quorum, unreachable), or the server is stopping."""
 
 
 class DataplaneError(L2popError):

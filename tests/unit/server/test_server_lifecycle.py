@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from srvapi import Api, make_api
 
 
@@ -172,3 +173,23 @@ def test_metrics_count_requests_by_route_template(api: Api) -> None:
     status_route = 'route="/v1/hosts/{name}/ports/{port_id}/status",status="200"'
     assert f'l2pop_requests_total{{method="PUT",{status_route}}} 1.0' in metrics
     assert "l2pop_revision 4.0" in metrics
+
+
+@pytest.mark.timeout(20)  # before the fix the stream opened, and the test client waits for its end
+def test_once_the_streams_are_ended_for_shutdown_a_new_watch_is_503(api: Api) -> None:
+    # Shutdown ends every stream; a kept-alive connection must not get a new
+    # one from the stopping server (the agent would hold it until the process
+    # dies instead of failing over).
+    token = api.host("h1", "192.0.2.1")
+    revision = api.ok("GET", "/healthz")["revision"]
+    service = api.client.app.app.state.ctx.service  # type: ignore[attr-defined]
+    service.hub.close_all()
+    response = api.client.get(
+        f"/v1/hosts/h1/watch?revision={revision}", headers={"X-Auth-Token": token}
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.json()["NeutronError"]["type"] == "ServiceUnavailable"
+    assert "shutting down" in response.json()["NeutronError"]["message"]
+    # Everything else is still answered while the process stops.
+    assert api.ok("GET", "/v2.0/networks")["networks"] == []

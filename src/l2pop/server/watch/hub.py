@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from l2pop.core.wire import LineCache, bookmark_line, encode_line
+from l2pop.errors import StoreUnavailableError
 from l2pop.server.view import Applied
 from l2pop.server.watch.watcher import DEFAULT_MAX_QUEUED, Watcher
 
@@ -57,9 +58,18 @@ class Hub:
         self.dropped = 0
         # Lines published in this loop iteration, per stream, not yet handed on.
         self._outbox: dict[Watcher, list[bytes]] = {}
+        self.closed = False  # the server is stopping: no new stream
 
     def add(self, host: str, token_hash: str | None = None) -> Watcher:
-        """A new stream of ``host``; past :data:`STREAMS_PER_HOST` its oldest one ends."""
+        """A new stream of ``host``; past :data:`STREAMS_PER_HOST` its oldest one ends.
+
+        Refused (503) once :meth:`close_all` ran: the listener is closed by then,
+        but a kept-alive connection could still ask for a stream, and an agent
+        that got one would hold it until the process dies instead of failing
+        over to another replica.
+        """
+        if self.closed:
+            raise StoreUnavailableError("the server is shutting down: try another replica")
         watcher = Watcher(host, token_hash, max_queued=self._max_queued)
         streams = self._by_host.setdefault(host, {})
         while len(streams) >= STREAMS_PER_HOST:
@@ -80,7 +90,8 @@ class Hub:
             del self._by_host[watcher.host]
 
     def close_all(self) -> None:
-        """End every stream (server shutdown); agents reconnect and resume."""
+        """End every stream (server shutdown); agents reconnect and resume elsewhere."""
+        self.closed = True
         for watcher in self._all():
             watcher.close()
 
