@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 
 from l2pop.agent.client import HostApi
-from l2pop.errors import L2popError, NotFoundError
+from l2pop.errors import L2popError, NotFoundError, ValidationError
 
 __all__ = ["Announcer", "endpoint_url"]
 
@@ -62,6 +62,7 @@ class Announcer:
 
     async def run(self) -> None:
         told = False
+        refused = ""  # the server's last 400, logged once: a configuration to fix
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._heartbeat)
@@ -75,6 +76,10 @@ class Announcer:
                     told = True
                 await asyncio.sleep(self._heartbeat)  # an older server: the heartbeat only
                 continue
+            except ValidationError as exc:
+                if str(exc) != refused:
+                    refused = str(exc)
+                    log.warning("the server refused this agent's report: %s", exc)
             except L2popError as exc:
                 log.debug("agent report not sent: %s", exc)
             await asyncio.sleep(self._min_interval)

@@ -12,19 +12,27 @@ Reports and R live in this replica's memory: an agent reports to the server
 it is connected to, and a restart forgets them until the agents' next report
 (at most their heartbeat later). Listeners (the fabric view's live stream)
 hear of every applied change and every report.
+
+The server fetches a reported endpoint (the fabric view's explain panel), so
+a host's token must not be able to point it anywhere: an endpoint is taken
+only at an IP address of that host -- its tunnel IP, or the address its
+report comes from (:func:`check_endpoint_address`). Anything else, a name, a
+metadata service, another host's agent, is a 400.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from l2pop.errors import ValidationError
 from l2pop.server.view import Applied
 
-__all__ = ["AgentBook", "AgentReport", "parse_agent_report"]
+__all__ = ["AgentBook", "AgentReport", "check_endpoint_address", "parse_agent_report"]
 
 JSON = dict[str, Any]
 MAX_ENDPOINT = 255
@@ -54,6 +62,31 @@ def parse_agent_report(body: object) -> tuple[int, str | None]:
         if len(endpoint) > MAX_ENDPOINT or any(c.isspace() for c in endpoint):
             raise ValidationError("endpoint", endpoint[:60], "not a usable URL")
     return revision, endpoint
+
+
+def check_endpoint_address(endpoint: str, host: str, allowed: Iterable[str | None]) -> None:
+    """ValidationError unless ``endpoint``'s address is one of ``allowed`` (see the module)."""
+    try:
+        literal = urlsplit(endpoint).hostname or ""
+        address = ipaddress.ip_address(literal)
+    except ValueError:
+        raise ValidationError(
+            "endpoint", endpoint[:60], "must name an IP address, not a host name"
+        ) from None
+    addresses = set()
+    for text in allowed:
+        try:
+            addresses.add(ipaddress.ip_address(text or ""))
+        except ValueError:
+            continue  # the test client's peer "testclient", a unix socket
+    if address not in addresses:
+        shown = ", ".join(sorted(str(a) for a in addresses)) or "none"
+        raise ValidationError(
+            "endpoint",
+            endpoint[:60],
+            f"must be at an address of host {host} (its tunnel IP or the address "
+            f"this report comes from: {shown})",
+        )
 
 
 Listener = Callable[[str, object], None]

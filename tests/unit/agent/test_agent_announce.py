@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 
 import pytest
 
 from l2pop.agent.announce import Announcer, endpoint_url
-from l2pop.errors import NotFoundError, ServerUnreachableError
+from l2pop.errors import NotFoundError, ServerUnreachableError, ValidationError
 
 
 class FakeApi:
@@ -105,3 +107,30 @@ def test_endpoint_serves_held_kernel_and_metrics_on_v4_and_v6(addr: str) -> None
     assert (h, k, m, post) == (200, 500, 200, 405)
     assert '"revision": 3' in held_body
     assert "permission denied" in kernel_body
+
+
+def test_a_refused_report_is_a_warning_once_not_once_per_try(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # e.g. an endpoint the server will not fetch: the operator must see why.
+    refusal = ValidationError("endpoint", "http://10.9.9.9:9100", "must be at an address of h1")
+
+    async def scenario() -> None:
+        announcer = Announcer(
+            FakeApi(refusal),  # type: ignore[arg-type]
+            lambda: 7,
+            "http://10.9.9.9:9100",
+            min_interval=0.01,
+            heartbeat=0.01,
+        )
+        task = asyncio.create_task(announcer.run())
+        await asyncio.sleep(0.3)  # many tries
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    with caplog.at_level(logging.DEBUG, logger="l2pop.agent.announce"):
+        asyncio.run(scenario())
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "must be at an address of h1" in warnings[0].getMessage()

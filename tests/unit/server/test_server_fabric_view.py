@@ -73,6 +73,16 @@ def test_fabric_pages_and_agent_reports(api: Api) -> None:
     assert api.call("PUT", "/v1/hosts/h1/agent", {"revision": "x"}, token=tokens["h1"])[0] == 400
     bad = {"revision": 1, "endpoint": "file:///etc/passwd"}
     assert api.call("PUT", "/v1/hosts/h1/agent", bad, token=tokens["h1"])[0] == 400
+    # The server fetches the endpoint: only at an address of that host.
+    for elsewhere in ("http://169.254.169.254/latest", "http://192.0.2.2:9100",
+                      "http://metadata.internal:9100", "http://[2001:db8::1]:9100"):  # fmt: skip
+        code, answer = api.call(
+            "PUT", "/v1/hosts/h1/agent", {"revision": 1, "endpoint": elsewhere},
+            token=tokens["h1"],
+        )  # fmt: skip
+        assert code == 400, elsewhere
+        assert "endpoint" in answer["NeutronError"]["message"]
+    assert api.ok("GET", "/v1/hosts/h1/agent")["agent"]["endpoint"] is None  # nothing kept
     assert api.call("PUT", "/v1/hosts/nohost/agent", body)[0] == 404
     agent = api.ok("PUT", "/v1/hosts/h1/agent", body, token=tokens["h1"])["agent"]
     assert agent["in_sync"] is False  # revision 1 < the last change that concerned h1
