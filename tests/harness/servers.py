@@ -9,7 +9,6 @@ import os
 import signal
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 
 from harness.net import free_port
+from harness.procs import L2POP, stop_process
 
 __all__ = [
     "Replica",
@@ -53,10 +53,11 @@ class ServerProc:
     process: subprocess.Popen[bytes] | None = None
     extra: tuple[str, ...] = ()  # arguments of every start (a restart keeps them)
     ca_file: Path | None = None  # set: the server runs HTTPS with a certificate from this CA
+    address: str = "127.0.0.1"  # any of 127.0.0.0/8 (a test that needs fixed URLs)
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.ca_file else 'http'}://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca_file else 'http'}://{self.address}:{self.port}"
 
     @property
     def verify(self) -> ssl.SSLContext | bool:
@@ -78,9 +79,9 @@ class ServerProc:
         token_file = self.workdir / "admin.token"
         token_file.write_text(self.token + "\n")
         command = [
-            sys.executable, "-c", "from l2pop.cli import main; main()", "server",
+            *L2POP, "server",
             *(self.store or ("--db", str(self.db))),
-            "--listen", f"127.0.0.1:{self.port}", "--admin-token-file", str(token_file),
+            "--listen", f"{self.address}:{self.port}", "--admin-token-file", str(token_file),
             *self.extra,
         ]  # fmt: skip
         with (self.workdir / "server.log").open("ab") as log:
@@ -117,19 +118,14 @@ class ServerProc:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         """Signal the process and wait; its exit code (killed after ``timeout``)."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return 0 if process is None else int(process.returncode)
-        process.send_signal(sig)
-        try:
-            return int(process.wait(timeout=timeout))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return int(process.wait(timeout=timeout))
+        return 0 if self.process is None else stop_process(self.process, sig, timeout)
+
+    def log_text(self) -> str:
+        path = self.workdir / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def log_tail(self) -> str:
-        path = self.workdir / "server.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+        return self.log_text()[-3000:]
 
     def client(self, token: str | None = None, timeout: float = 10.0) -> httpx.Client:
         return httpx.Client(
@@ -171,12 +167,15 @@ def running_replicas(
     *,
     prefix: str | None = None,
     token: str | None = None,
+    listen: Sequence[tuple[str, int]] = (),
 ) -> Iterator[list[Replica]]:
     """``count`` replicas on one prefix (fresh by default) with one admin token; always
-    stopped."""
+    stopped. ``listen``: fixed (address, port) per replica instead of free ports."""
     prefix = prefix or f"/l2pop-ha-{os.urandom(3).hex()}/"
     token = token or new_admin_token()
     replicas = [Replica(workdir / f"replica{i}", endpoints, prefix, token) for i in range(count)]
+    for replica, (address, port) in zip(replicas, listen, strict=False):
+        replica.address, replica.port = address, port
     try:
         for replica in replicas:  # started side by side, then awaited
             replica.spawn()

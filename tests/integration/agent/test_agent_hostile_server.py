@@ -6,9 +6,10 @@ from __future__ import annotations
 import itertools
 import json
 
-from agentharness import agent_config, running_agent, wait_for
 from standin import standin
 from test_agent_bad_input import NET, PORT, change, state
+
+from harness.agents import agent_config, running_agent, wait_for
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # l2pop.agent.client.MAX_LINE_BYTES
 

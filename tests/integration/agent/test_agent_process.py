@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,10 +12,9 @@ import pytest
 
 from harness.agents import Admin, wait_for
 from harness.net import free_port
+from harness.procs import L2POP
 from harness.servers import running
 from l2pop.dataplane.base import Mode
-
-L2POP = [sys.executable, "-c", "from l2pop.cli import main; main()"]
 
 
 def metric(text: str, name: str) -> float | None:

@@ -14,6 +14,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -40,8 +41,10 @@ __all__ = [
     "unique",
 ]
 
-L2POP = Path("/work/main/.venv/bin/l2pop")
-if not L2POP.exists():  # a fresh clone elsewhere: the venv next to this checkout
+# The console script of the venv these tests run in (not a fixed path: a run
+# from another checkout must test its own code).
+L2POP = Path(sys.executable).with_name("l2pop")
+if not L2POP.exists():  # an interpreter outside a venv: the venv next to this checkout
     L2POP = Path(__file__).resolve().parents[3] / ".venv" / "bin" / "l2pop"
 STARTUP_S = 20.0
 # The special server's flags: a tiny VNI range and body limit (DESIGN --vni-range, --max-body).

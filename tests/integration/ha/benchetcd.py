@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from harness.etcd import etcd_cluster
+from harness.procs import L2POP
 from harness.servers import Replica
 from l2pop.server.store.base import Put, Store
 from l2pop.server.store.etcd import EtcdStore
@@ -40,7 +41,7 @@ def bench_server(workdir: Path, bench_args: list[str]) -> int:
         try:
             assert replica.process is not None
             command = [
-                sys.executable, "-c", "from l2pop.cli import main; main()", "bench", "server",
+                *L2POP, "bench", "server",
                 "--url", replica.url, "--token-file", str(replica.workdir / "admin.token"),
                 "--pid", str(replica.process.pid), *bench_args,
             ]  # fmt: skip

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from replicas import Replica
 from test_replicas import make_host, make_network, make_port, ok, report
+
+from harness.servers import Replica
 
 pytestmark = pytest.mark.etcd
 

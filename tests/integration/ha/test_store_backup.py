@@ -4,14 +4,15 @@ a store restored from an online backup into an empty store serves the same state
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
-from agentharness import Admin, running_server
-from etcdcluster import EtcdCluster
-from replicas import running_replicas
+
+from harness.agents import Admin
+from harness.etcd import EtcdCluster
+from harness.procs import L2POP
+from harness.servers import running, running_replicas
 
 pytestmark = pytest.mark.etcd
 
@@ -19,7 +20,7 @@ Shown = dict[str, object]
 
 
 def l2pop(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", "from l2pop.cli import main; main()", *map(str, args)]
+    command = [*L2POP, *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -48,7 +49,7 @@ def shown(url: str, token: str, host_tokens: dict[str, str]) -> Shown:
 def test_backup_and_restore_through_both_stores_serve_the_same_state(
     tmp_path: Path, cluster: EtcdCluster
 ) -> None:
-    with running_server(tmp_path / "a") as server:
+    with running(tmp_path / "a") as server:
         admin = Admin(server)
         net = admin.network("a", 100)
         other = admin.network("b", 200)
@@ -69,7 +70,7 @@ def test_backup_and_restore_through_both_stores_serve_the_same_state(
     (tmp_path / "b").mkdir()
     done = l2pop("store", "restore", tmp_path / "a.bak", "--db", tmp_path / "b" / "l2pop.db")
     assert done.returncode == 0, done.stderr
-    with running_server(tmp_path / "b") as restored:
+    with running(tmp_path / "b") as restored:
         assert shown(restored.url, restored.token, admin.tokens) == before
         # The index came along: the MAC is still taken.
         body = {"port": {"network_id": net, "mac_address": "fa:16:3e:00:00:01"}}
@@ -93,5 +94,5 @@ def test_backup_and_restore_through_both_stores_serve_the_same_state(
     (tmp_path / "d").mkdir()
     done = l2pop("store", "restore", tmp_path / "e.bak", "--db", tmp_path / "d" / "l2pop.db")
     assert done.returncode == 0, done.stderr
-    with running_server(tmp_path / "d") as last:
+    with running(tmp_path / "d") as last:
         assert shown(last.url, last.token, admin.tokens) == before

@@ -4,7 +4,6 @@ server's state moves to etcd and an etcd replica serves the same thing."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,13 +12,14 @@ import pytest
 
 from harness.agents import Admin
 from harness.etcd import EtcdCluster, etcd_cluster
+from harness.procs import L2POP
 from harness.servers import running, running_replicas
 
 pytestmark = pytest.mark.etcd
 
 
 def l2pop(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", "from l2pop.cli import main; main()", *args]
+    command = [*L2POP, *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
 

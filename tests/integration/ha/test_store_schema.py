@@ -8,13 +8,13 @@ import asyncio
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from aetcd import rpc
-from etcdcluster import EtcdCluster
 
+from harness.etcd import EtcdCluster
+from harness.procs import L2POP
 from l2pop.server.store.etcd import EtcdStore
 from l2pop.server.store.etcd_client import EtcdClient, EtcdCredentials
 from l2pop.server.store.schema import CURRENT, SCHEMA_VERSION, Marker, SchemaError
@@ -70,7 +70,7 @@ def test_sqlite_marker_migration_and_refusal(tmp_path: Path) -> None:
         asyncio.run(open_close(SQLiteStore(refused)))
     assert sqlite_marker(refused) == unreadable
     done = subprocess.run(
-        [sys.executable, "-c", "from l2pop.cli import main; main()", "server", "--db",
+        [*L2POP, "server", "--db",
          str(refused), "--listen", "127.0.0.1:1", "--admin-token-file", str(tmp_path / "t")],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip

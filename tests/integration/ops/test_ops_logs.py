@@ -8,7 +8,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from opsproc import L2POP, free_port, server, stop
+from harness.net import free_port
+from harness.procs import L2POP, stop_process
+from harness.servers import running
 
 
 def json_lines(text: str) -> list[dict[str, object]]:
@@ -17,14 +19,14 @@ def json_lines(text: str) -> list[dict[str, object]]:
 
 
 def test_server_json_logs_and_human_default(tmp_path: Path) -> None:
-    with server(tmp_path / "json", ["--log-format", "json"]) as srv:
+    with running(tmp_path / "json", ("--log-format", "json")) as srv:
         pass
     records = json_lines(srv.log_text())
     serving = [r for r in records if str(r["msg"]).startswith("serving at revision")]
     assert serving, records
     assert serving[0]["revision"] == 0
     assert {"ts", "level", "logger", "msg"} <= set(serving[0])
-    with server(tmp_path / "human") as srv:
+    with running(tmp_path / "human") as srv:
         pass
     assert "INFO l2pop.server.runner: serving at revision 0" in srv.log_text()
 
@@ -50,7 +52,7 @@ def test_agent_json_logs_name_the_host(tmp_path: Path) -> None:
             subprocess.run(["sleep", "0.05"], check=True)
     finally:
         agent.send_signal(signal.SIGTERM)
-        assert stop(agent) == 0
+        assert stop_process(agent) == 0
     records = json_lines(log.read_text())
     assert any("cannot list state" in str(r["msg"]) for r in records), records
     assert all(r.get("host") == "h7" for r in records), records

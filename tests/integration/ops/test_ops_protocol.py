@@ -11,8 +11,9 @@ import threading
 from pathlib import Path
 
 import httpx
-from opsproc import L2POP, server, stop
 
+from harness.procs import L2POP, stop_process
+from harness.servers import running
 from l2pop.protocol import PROTOCOL_VERSION
 
 
@@ -24,7 +25,7 @@ def get(url: str, token: str, version: str | None) -> httpx.Response:
 
 
 def test_the_server_serves_a_skew_of_one_and_refuses_more(tmp_path: Path) -> None:
-    with server(tmp_path) as srv:
+    with running(tmp_path) as srv:
         made = httpx.post(
             f"{srv.url}/v1/hosts",
             json={"name": "h1", "tunnel_ip": "192.0.2.1"},
@@ -105,7 +106,7 @@ def test_the_agent_sends_its_protocol_version(tmp_path: Path) -> None:
     try:
         reader.join(30)
     finally:
-        stop(agent)
+        stop_process(agent)
         listener.close()
     assert heads, "the agent sent no request"
     lines = heads[0].decode("latin-1").lower().split("\r\n")

@@ -18,16 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.net import free_port
+from harness.procs import L2POP, stop_process
+
 ROOT = Path(__file__).resolve().parents[3]
 UNITS = sorted((ROOT / "packaging" / "systemd").glob("*.service"))
-L2POP = [sys.executable, "-c", "from l2pop.cli import main; main()"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_the_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
@@ -72,17 +67,6 @@ def receive(sock: socket.socket) -> dict[str, str]:
     return dict(line.split("=", 1) for line in data.splitlines() if line)
 
 
-def stop(process: subprocess.Popen[bytes]) -> int:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-        raise
-
-
 def test_server_notifies_ready_once_serving_then_stopping(tmp_path: Path) -> None:
     port = free_port()
     conf = tmp_path / "server.toml"
@@ -107,7 +91,7 @@ def test_server_notifies_ready_once_serving_then_stopping(tmp_path: Path) -> Non
             stopping = receive(sock)
             assert stopping.get("STOPPING") == "1", stopping
         finally:
-            assert stop(process) == 0, (tmp_path / "server.log").read_text()[-2000:]
+            assert stop_process(process) == 0, (tmp_path / "server.log").read_text()[-2000:]
 
 
 def test_agent_notifies_ready_after_its_kernel_read_with_no_server(tmp_path: Path) -> None:
@@ -135,7 +119,7 @@ def test_agent_notifies_ready_after_its_kernel_read_with_no_server(tmp_path: Pat
             process.send_signal(signal.SIGTERM)
             assert receive(sock).get("STOPPING") == "1"
         finally:
-            assert stop(process) == 0, (tmp_path / "agent.log").read_text()[-2000:]
+            assert stop_process(process) == 0, (tmp_path / "agent.log").read_text()[-2000:]
 
 
 @pytest.mark.skipif(shutil.which("gobgpd") is None, reason="needs gobgpd (scripts/setup.sh)")
@@ -159,7 +143,7 @@ def test_evpn_notifies_ready_once_gobgpd_is_up_then_stopping(tmp_path: Path) -> 
             process.send_signal(signal.SIGTERM)
             assert receive(sock).get("STOPPING") == "1"
         finally:
-            stop(process)
+            stop_process(process)
     assert "Traceback" not in (tmp_path / "evpn.log").read_text()
 
 

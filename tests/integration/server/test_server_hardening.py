@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
-from srvproc import ServerProc, ok, running
+
+from harness.servers import ServerProc, ok, running
 
 HEADER_LIMIT = 64 * 1024  # --max-header-bytes default
 HEADER_TIMEOUT_S = 10.0  # --header-timeout and --body-timeout defaults

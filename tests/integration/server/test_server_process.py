@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from harness.procs import L2POP
 from harness.servers import ServerProc, ok, running
 from harness.watchlines import WatchReader
 
@@ -104,7 +104,7 @@ def test_without_a_token_file_the_server_writes_one_0600_next_to_the_db(tmp_path
     from harness.net import free_port
 
     port = free_port()
-    command = [sys.executable, "-c", "from l2pop.cli import main; main()", "server",
+    command = [*L2POP, "server",
                "--db", str(tmp_path / "l2pop.db"), "--listen", f"127.0.0.1:{port}"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

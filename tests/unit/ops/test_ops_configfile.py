@@ -4,17 +4,15 @@ command line winning; and the adapter over typer's command objects."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from harness.procs import L2POP
 from l2pop.cli import build_app
 from l2pop.cliparams import Flag, command_flags, dry_parse, subcommands
 from l2pop.config_cli import expand_config
 from l2pop.configfile import check_file, key_line, parse_file
-
-L2POP = [sys.executable, "-c", "from l2pop.cli import main; main()"]
 
 
 def cmd(name: str) -> object:
