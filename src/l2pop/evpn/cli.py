@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from l2pop.logs import LogFormat, setup_logging
+
 __all__ = ["parse_peers", "register"]
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,10 @@ def evpn_command(
     log_level: Annotated[
         str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")
     ] = "INFO",
+    log_format: Annotated[
+        LogFormat,
+        typer.Option("--log-format", help="human lines, or json: one object per line."),
+    ] = LogFormat.HUMAN,
 ) -> None:
     """Join l2pop's overlay to BGP EVPN: export its ports as type-2/3 routes, import the
     peers' routes of known networks as remote endpoints."""
@@ -98,9 +104,7 @@ def evpn_command(
     from l2pop.evpn.speaker import SpeakerConfig, SpeakerError
     from l2pop.sdnotify import Notifier
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(log_level, log_format)
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:

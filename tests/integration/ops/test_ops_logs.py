@@ -56,3 +56,32 @@ def test_agent_json_logs_name_the_host(tmp_path: Path) -> None:
     records = json_lines(log.read_text())
     assert any("cannot list state" in str(r["msg"]) for r in records), records
     assert all(r.get("host") == "h7" for r in records), records
+
+
+def test_evpn_json_logs(tmp_path: Path) -> None:
+    """The gateway with no server and no peer: gobgpd comes up, the server cannot be
+    reached (fail static); every line of its log is a JSON object."""
+    token = tmp_path / "gateway.token"
+    token.write_text("g0\n")
+    log = tmp_path / "evpn.log"
+    with log.open("wb") as out:
+        gateway = subprocess.Popen(
+            [*L2POP, "evpn", "--server", f"http://127.0.0.1:{free_port()}", "--token-file",
+             str(token), "--asn", "65000", "--router-id", "127.0.0.1", "--peer", "127.0.0.2",
+             "--bgp-port", str(free_port()), "--workdir", str(tmp_path / "gobgp"),
+             "--log-format", "json"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        for _ in range(400):
+            if "server unreachable" in log.read_text():
+                break
+            subprocess.run(["sleep", "0.05"], check=True)
+    finally:
+        assert stop_process(gateway) == 0
+    records = json_lines(log.read_text())
+    assert any(str(r["msg"]).startswith("gobgpd up") for r in records), records
+    unreachable = [r for r in records if "server unreachable" in str(r["msg"])]
+    assert unreachable, records
+    assert unreachable[0]["level"] == "warning", unreachable
+    assert all(str(r["logger"]).startswith("l2pop") for r in records), records

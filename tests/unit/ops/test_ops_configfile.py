@@ -3,6 +3,7 @@ command line winning; and the adapter over typer's command objects."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -159,3 +160,12 @@ def test_the_shipped_examples_are_good(name: str) -> None:
     parsed = check_file(cmd(kind), kind, path.read_text())
     # Paths in the examples do not exist here; every other value must parse.
     assert all("does not exist" in p.message for p in parsed.problems), parsed.problems
+
+
+@pytest.mark.parametrize("name", ["server", "agent", "evpn"])
+def test_the_operations_page_lists_every_key(name: str) -> None:
+    page = (Path(__file__).resolve().parents[3] / "docs" / "operations.md").read_text()
+    [row] = [line for line in page.splitlines() if line.startswith(f"| `{name}` |")]
+    listed = set(re.findall(r"`([a-z0-9-]+)`", row.split("|")[2]))
+    keys = {f.key for f in command_flags(cmd(name))} - {"config"}
+    assert listed == keys
