@@ -1,71 +1,60 @@
-"""A minimal HTTP/1.1 client on asyncio streams, for the server benchmark.
+"""The server benchmark's HTTP: requests through the simulator's transport, and a
+raw watch reader.
 
 The benchmark runs on the same 2-core machine as the server: a general client
-(httpx) would spend more CPU than the server it measures. This one does only
-keep-alive requests with Content-Length answers, and chunked NDJSON streams.
+(httpx) would spend more CPU than the server it measures. Requests go through
+:class:`~l2pop.sim.transport.FastTransport` (keep-alive, no httpx models);
+the thousand watch streams are read by :class:`NdjsonProtocol` straight off
+the transport, with no stream reader. Both frame HTTP/1.1 with
+:mod:`l2pop.sim.http1`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import ssl
 import time
 from collections.abc import Callable
 from typing import Any
 
+from l2pop.sim.http1 import dechunk, parse_head, request_bytes
+from l2pop.sim.transport import FastTransport
+
 __all__ = ["Connection", "NdjsonProtocol", "open_ndjson"]
 
-
-async def _head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
-    raw = await reader.readuntil(b"\r\n\r\n")
-    lines = raw.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    headers = {}
-    for line in lines[1:]:
-        if ":" in line:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-    return status, headers
+_JSON = b"Content-Type: application/json\r\n"
 
 
-def _request(method: str, host: str, path: str, token: str, body: bytes) -> bytes:
-    return (
-        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nX-Auth-Token: {token}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+def _auth(token: str) -> bytes:
+    return b"X-Auth-Token: %s\r\n%s" % (token.encode(), _JSON)
 
 
 class Connection:
-    """One keep-alive connection; one request at a time."""
+    """Requests to one server, one at a time per caller (a writer of the benchmark)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str):
-        self._reader, self._writer, self._host = reader, writer, host
+    def __init__(self, transport: FastTransport, host: str, port: int) -> None:
+        self._transport, self._key = transport, (host, port)
 
     @classmethod
     async def open(cls, host: str, port: int, tls: ssl.SSLContext | None = None) -> Connection:
-        reader, writer = await asyncio.open_connection(host, port, limit=1 << 24, ssl=tls)
-        return cls(reader, writer, f"{host}:{port}")
+        return cls(FastTransport(tls=tls), host, port)
 
     async def raw(self, method: str, path: str, token: str, payload: bytes = b"") -> bytes:
-        self._writer.write(_request(method, self._host, path, token, payload))
-        _, headers = await _head(self._reader)
-        length = int(headers.get("content-length", "0"))
-        return await self._reader.readexactly(length) if length else b""
+        _, data = await self._transport.exchange(
+            self._key, method, path, _auth(token), payload, None
+        )
+        return data
 
     async def call(self, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
         payload = b"" if body is None else json.dumps(body).encode()
-        self._writer.write(_request(method, self._host, path, token, payload))
-        status, headers = await _head(self._reader)
-        length = int(headers.get("content-length", "0"))
-        data = await self._reader.readexactly(length) if length else b""
+        status, data = await self._transport.exchange(
+            self._key, method, path, _auth(token), payload, None
+        )
         return status, json.loads(data) if data else None
 
     async def close(self) -> None:
-        self._writer.close()
-        with contextlib.suppress(OSError):
-            await self._writer.wait_closed()
+        await self._transport.close()
 
 
 class NdjsonProtocol(asyncio.Protocol):
@@ -92,14 +81,14 @@ class NdjsonProtocol(asyncio.Protocol):
             if end < 0:
                 self._buffer = buffer
                 return
-            status = int(buffer.split(b" ", 2)[1])
+            status = parse_head(buffer[: end + 4]).status
             if status != 200:
                 self._fail(RuntimeError(f"watch: HTTP {status}"))
                 return
             self._head_done = True
             buffer = buffer[end + 4 :]
-        payload, buffer = _dechunk(buffer)
-        self._buffer = buffer
+        parts, taken = dechunk(buffer)
+        payload, self._buffer = b"".join(parts), buffer[taken:]
         if payload:
             text = self._partial + payload
             cut = text.rfind(b"\n") + 1
@@ -119,23 +108,6 @@ class NdjsonProtocol(asyncio.Protocol):
                 future.exception()  # retrieved: a stream ended at teardown is no error
 
 
-def _dechunk(buffer: bytes) -> tuple[bytes, bytes]:
-    """The data of every complete chunk at the start of ``buffer``, and the rest."""
-    parts = []
-    pos = 0
-    while True:
-        eol = buffer.find(b"\r\n", pos)
-        if eol < 0:
-            break
-        size = int(buffer[pos:eol], 16)
-        end = eol + 2 + size + 2
-        if size == 0 or len(buffer) < end:
-            break
-        parts.append(buffer[eol + 2 : end - 2])
-        pos = end
-    return b"".join(parts), buffer[pos:]
-
-
 async def open_ndjson(
     host: str,
     port: int,
@@ -149,5 +121,5 @@ async def open_ndjson(
     transport, protocol = await loop.create_connection(
         lambda: NdjsonProtocol(on_lines), host, port, ssl=tls
     )
-    transport.write(_request("GET", f"{host}:{port}", path, token, b""))
+    transport.write(request_bytes("GET", path, f"{host}:{port}", _auth(token), b""))
     return transport, protocol

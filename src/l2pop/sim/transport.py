@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from l2pop.sim.http1 import dechunk, parse_head, request_bytes
 from l2pop.sim.streambuf import buffered
 
 __all__ = ["FastTransport"]
@@ -150,15 +151,7 @@ class FastTransport(httpx.AsyncBaseTransport):
     ) -> tuple[int, bytes]:
         """One request without httpx's models (the driver's admin calls, thousands a
         second): ``headers`` are ready ``Name: value\\r\\n`` lines; (status, body)."""
-        message = b"%s %s HTTP/1.1\r\nHost: %s:%d\r\n%sContent-Length: %d\r\n\r\n%s" % (
-            method.encode(),
-            target.encode(),
-            key[0].encode(),
-            key[1],
-            headers,
-            len(body),
-            body,
-        )
+        message = request_bytes(method, target, f"{key[0]}:{key[1]}", headers, body)
         what = f"{method} {target}"
         conn, head = await self._roundtrip(key, message, timeout, timeout, what, None)
         status, _, length, chunked, reuse = _parse_head(conn, head, None)
@@ -233,44 +226,22 @@ def _parse_head(
     conn: _Conn, head: bytes, request: httpx.Request | None
 ) -> tuple[int, list[tuple[bytes, bytes]], int | None, bool, bool]:
     """(status, headers, Content-Length, chunked, keep-alive) of an answer's head."""
-    status_line, *header_lines = head[:-4].split(b"\r\n")
-    parts = status_line.split(b" ", 2)
-    if len(parts) < 2 or not parts[1].isdigit():
+    try:
+        parsed = parse_head(head)
+    except ValueError as exc:
         conn.close()
-        raise httpx.RemoteProtocolError(f"bad status line {status_line!r}", request=request)
-    headers: list[tuple[bytes, bytes]] = []
-    length: int | None = None
-    chunked = False
-    reuse = True
-    for line in header_lines:
-        name, _, value = line.partition(b":")
-        name, value = name.strip(), value.strip()
-        headers.append((name, value))
-        lower = name.lower()
-        if lower == b"content-length":
-            length = int(value)
-        elif lower == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif lower == b"connection":
-            reuse = b"close" not in value.lower()
-    return int(parts[1]), headers, length, chunked, reuse
+        raise httpx.RemoteProtocolError(str(exc), request=request) from None
+    return parsed.status, parsed.headers, parsed.length, parsed.chunked, parsed.keep_alive
 
 
 async def _buffered_chunks(reader: asyncio.StreamReader, parts: list[bytes]) -> None:
     """Append the data of every complete chunk already buffered (a burst of watch lines
-    is then one read for the agent: one batch, one reconcile). Never waits for data."""
-    total = 0
-    while total < MAX_COALESCE:
-        buffer = buffered(reader)
-        end = buffer.find(b"\r\n")
-        if end < 0:
-            return
-        size = int(bytes(buffer[:end]).split(b";", 1)[0].strip(), 16)
-        if size == 0 or len(buffer) < end + 2 + size + 2:
-            return  # the last chunk, or one not fully here: the main loop reads it
-        chunk = await reader.readexactly(end + 2 + size + 2)
-        parts.append(chunk[end + 2 : -2])
-        total += size
+    is then one read for the agent: one batch, one reconcile). Never waits for data:
+    the bytes taken are in the buffer already."""
+    more, taken = dechunk(buffered(reader), MAX_COALESCE)
+    if taken:
+        await reader.readexactly(taken)
+        parts.extend(more)
 
 
 class _Idle:
