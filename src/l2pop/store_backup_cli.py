@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from l2pop.server.etcd_options import EtcdCa, EtcdCert, EtcdKey, EtcdPasswordFile, EtcdUser
+from l2pop.server.process.etcd_options import EtcdCa, EtcdCert, EtcdKey, EtcdPasswordFile, EtcdUser
 
 __all__ = ["add_backup_commands"]
 

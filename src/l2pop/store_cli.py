@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from l2pop.errors import ValidationError
-from l2pop.server.etcd_options import EtcdCa, EtcdCert, EtcdKey, EtcdPasswordFile, EtcdUser
+from l2pop.server.process.etcd_options import EtcdCa, EtcdCert, EtcdKey, EtcdPasswordFile, EtcdUser
 
 __all__ = ["parse_source", "parse_target", "register"]
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from l2pop.logs import LogFormat
-from l2pop.server.etcd_options import EtcdCa, EtcdCert, EtcdKey, EtcdPasswordFile, EtcdUser
+from l2pop.server.process.etcd_options import EtcdCa, EtcdCert, EtcdKey, EtcdPasswordFile, EtcdUser
 
 __all__ = ["register"]
 
@@ -145,14 +145,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the l2pop server: Neutron v2.0 subset + host list/watch API."""
         from l2pop.errors import L2popError
-        from l2pop.server.logs import setup_logging
-        from l2pop.server.runner import (
+        from l2pop.server.process.logs import setup_logging
+        from l2pop.server.process.runner import (
             ServerOptions,
             parse_public_url,
             parse_vni_range,
             serve,
         )
-        from l2pop.server.uvicorn_adapter import ConnectionLimits
+        from l2pop.server.process.uvicorn_adapter import ConnectionLimits
 
         if db is not None and etcd is not None:
             raise typer.BadParameter("--db and --etcd exclude each other: choose one store")
@@ -168,7 +168,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("--client-ca needs --tls-cert and --tls-key")
         tls = None
         if tls_cert is not None and tls_key is not None:
-            from l2pop.server.tls import TlsFiles
+            from l2pop.server.process.tls import TlsFiles
 
             tls = TlsFiles(tls_cert, tls_key, client_ca)
         try:

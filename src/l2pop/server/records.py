@@ -34,7 +34,7 @@ NETWORK = "network"
 PORT = "port"
 HOST = "host"
 # EVPN gateways (their tokens), the remote endpoints they import, and the RD index of a
-# network whose VNI does not fit a type-1 RD (l2pop.server.remote).
+# network whose VNI does not fit a type-1 RD (l2pop.server.resources.remote).
 GATEWAY = "gateway"
 REMOTE = "remote"
 RD_INDEX = "evpn_rd"

@@ -28,7 +28,7 @@ def test_server_json_logs_and_human_default(tmp_path: Path) -> None:
     assert {"ts", "level", "logger", "msg"} <= set(serving[0])
     with running(tmp_path / "human") as srv:
         pass
-    assert "INFO l2pop.server.runner: serving at revision 0" in srv.log_text()
+    assert "INFO l2pop.server.process.runner: serving at revision 0" in srv.log_text()
 
 
 def test_agent_json_logs_name_the_host(tmp_path: Path) -> None:

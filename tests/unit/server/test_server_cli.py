@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from l2pop.cli import build_app
-from l2pop.server.runner import parse_listen, parse_vni_range
+from l2pop.server.process.runner import parse_listen, parse_vni_range
 
 
 @pytest.mark.parametrize(

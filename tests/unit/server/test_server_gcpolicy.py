@@ -6,7 +6,7 @@ import asyncio
 import gc
 import weakref
 
-from l2pop.server.gcpolicy import GcPolicy, freeze_survivors, full_collection, run_gc_policy
+from l2pop.server.process.gcpolicy import GcPolicy, freeze_survivors, full_collection, run_gc_policy
 
 
 class _Node:

@@ -20,12 +20,12 @@ import pytest
 from l2pop.errors import L2popError
 from l2pop.server.auth import AdminToken
 from l2pop.server.metrics import Metrics
-from l2pop.server.networks import NetworkOps
-from l2pop.server.ports import PortOps
+from l2pop.server.resources.networks import NetworkOps
+from l2pop.server.resources.ports import PortOps
+from l2pop.server.resources.subnets import SubnetOps
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.sqlite import SQLiteStore
 from l2pop.server.subnet_index import SubnetIndex
-from l2pop.server.subnets import SubnetOps
 
 
 def _assert_index_matches_records(service: Service) -> None:

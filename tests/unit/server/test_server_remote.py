@@ -13,10 +13,10 @@ from srvapi import ADMIN, Api
 
 from l2pop.server.auth import AdminToken
 from l2pop.server.evpnfeed import EvpnFeed
-from l2pop.server.hosts import HostOps
 from l2pop.server.metrics import Metrics
-from l2pop.server.ports import PortOps
-from l2pop.server.remote import GatewayOps, RemoteOps
+from l2pop.server.resources.hosts import HostOps
+from l2pop.server.resources.ports import PortOps
+from l2pop.server.resources.remote import GatewayOps, RemoteOps
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.sqlite import SQLiteStore
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from l2pop.core import PortEvent
 from l2pop.server.auth import AdminToken, Principal
-from l2pop.server.hosts import HostOps
 from l2pop.server.metrics import Metrics
-from l2pop.server.networks import NetworkOps
-from l2pop.server.ports import PortOps
+from l2pop.server.resources.hosts import HostOps
+from l2pop.server.resources.networks import NetworkOps
+from l2pop.server.resources.ports import PortOps
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.sqlite import SQLiteStore
 from l2pop.server.view import Applied

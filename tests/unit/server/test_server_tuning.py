@@ -6,8 +6,8 @@ import asyncio
 import gc
 import sys
 
-from l2pop.server.gcpolicy import GcPolicy
-from l2pop.server.tuning import InterpreterTuning
+from l2pop.server.process.gcpolicy import GcPolicy
+from l2pop.server.process.tuning import InterpreterTuning
 
 
 def test_the_switch_interval_and_the_collector_are_restored() -> None:

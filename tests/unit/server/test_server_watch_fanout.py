@@ -20,10 +20,10 @@ from l2pop.core import PortEvent, apply, desired
 from l2pop.core.wire import decode_change, decode_state
 from l2pop.errors import L2popError
 from l2pop.server.auth import AdminToken, Principal
-from l2pop.server.hosts import HostOps
 from l2pop.server.metrics import Metrics
-from l2pop.server.networks import NetworkOps
-from l2pop.server.ports import PortOps
+from l2pop.server.resources.hosts import HostOps
+from l2pop.server.resources.networks import NetworkOps
+from l2pop.server.resources.ports import PortOps
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.sqlite import SQLiteStore
 from l2pop.server.watch import Watcher, Watches

@@ -18,10 +18,10 @@ from test_server_watch_fanout import HOSTS, _random_op
 
 from l2pop.errors import L2popError
 from l2pop.server.auth import AdminToken
-from l2pop.server.hosts import HostOps
 from l2pop.server.metrics import Metrics
-from l2pop.server.networks import NetworkOps
-from l2pop.server.ports import PortOps
+from l2pop.server.resources.hosts import HostOps
+from l2pop.server.resources.networks import NetworkOps
+from l2pop.server.resources.ports import PortOps
 from l2pop.server.service import Service, ServiceConfig
 from l2pop.server.store.sqlite import SQLiteStore
 from l2pop.server.watch import Watches

@@ -1,6 +1,6 @@
 """The uvicorn internals the server relies on, checked against the uvicorn installed.
 
-:mod:`l2pop.server.uvicorn_adapter` is the one place that reaches past
+:mod:`l2pop.server.process.uvicorn_adapter` is the one place that reaches past
 uvicorn's public API. If an upgrade moves what it reads, these tests fail
 here, by name, instead of the watch streams quietly taking a slower path.
 """
@@ -14,7 +14,11 @@ from typing import Any
 import uvicorn
 
 from harness.net import free_port
-from l2pop.server.uvicorn_adapter import GracefulServer, chunked_response, connection_transport
+from l2pop.server.process.uvicorn_adapter import (
+    GracefulServer,
+    chunked_response,
+    connection_transport,
+)
 
 
 async def _serve_one(http: str, loop: str, frame: bool = True) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What server/uvicorn_adapter.py relies on in uvicorn: fails when uvicorn changes it."""
+"""What server/process/uvicorn_adapter.py relies on in uvicorn: fails when uvicorn changes it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from l2pop.server.uvicorn_adapter import ConnectionGuard, ConnectionLimits, guarded_protocol
+from l2pop.server.process.uvicorn_adapter import ConnectionGuard, ConnectionLimits, guarded_protocol
 
 # method -> its parameters after self, as the adapter overrides and calls them
 HOOKS = {

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 
 from l2pop.errors import L2popError
-from l2pop.server.hosts import HostOps
-from l2pop.server.networks import NetworkOps
-from l2pop.server.ports import PortOps
+from l2pop.server.resources.hosts import HostOps
+from l2pop.server.resources.networks import NetworkOps
+from l2pop.server.resources.ports import PortOps
 from l2pop.server.service import Service
 from l2pop.server.watch import Watches
 

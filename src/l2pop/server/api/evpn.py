@@ -25,7 +25,7 @@ from l2pop.errors import ValidationError
 from l2pop.server.api.bodies import read_json
 from l2pop.server.api.context import ctx
 from l2pop.server.evpnfeed import EvpnFeed, feed_state
-from l2pop.server.remote import GatewayOps, RdIndexOps, RemoteOps
+from l2pop.server.resources.remote import GatewayOps, RdIndexOps, RemoteOps
 from l2pop.server.service import Service
 from l2pop.server.store.base import JSON
 

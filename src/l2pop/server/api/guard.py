@@ -2,7 +2,7 @@
 
 It sits directly under uvicorn, so ``send`` is still uvicorn's own and leads to
 the connection (and its TLS session) through the adapter
-(:func:`~l2pop.server.uvicorn_adapter.peer_certificate`).
+(:func:`~l2pop.server.process.uvicorn_adapter.peer_certificate`).
 
 * With ``--client-ca`` a host token is accepted only on a connection whose
   verified client certificate names that host (CN or DNS subjectAltName):
@@ -28,8 +28,8 @@ from l2pop.server.api.context import BARRIER_TIMEOUT_S, Context, catch_up
 from l2pop.server.api.errors import error_response
 from l2pop.server.audit import recording
 from l2pop.server.auth import Principal
-from l2pop.server.tls import certificate_names
-from l2pop.server.uvicorn_adapter import peer_certificate
+from l2pop.server.process.tls import certificate_names
+from l2pop.server.process.uvicorn_adapter import peer_certificate
 
 __all__ = ["Guard"]
 

@@ -17,8 +17,8 @@ from starlette.datastructures import QueryParams
 
 from l2pop.core.model import normalize_ip, normalize_mac
 from l2pop.errors import NotFoundError, ValidationError
+from l2pop.server.resources.validate import ascii_digits
 from l2pop.server.store.base import JSON
-from l2pop.server.validate import ascii_digits
 
 __all__ = [
     "NETWORK_FILTERS",

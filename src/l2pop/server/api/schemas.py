@@ -1,6 +1,6 @@
 """OpenAPI request-body schemas (documentation and schemathesis input only).
 
-Bodies are parsed and validated by :mod:`l2pop.server.validate`, which gives
+Bodies are parsed and validated by :mod:`l2pop.server.resources.validate`, which gives
 Neutron-shaped 400s; these schemas only describe them.
 """
 

@@ -11,8 +11,8 @@ from l2pop.server.api.context import ctx
 from l2pop.server.api.links import public_base
 from l2pop.server.api.listing import SUBNET_FILTERS, listing, select_fields, show_fields
 from l2pop.server.api.schemas import SUBNET_BODY, body
+from l2pop.server.resources.subnets import SubnetOps
 from l2pop.server.store.base import JSON
-from l2pop.server.subnets import SubnetOps
 
 __all__ = ["EXTENSIONS", "router"]
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from starlette.types import Send
 
-from l2pop.server.uvicorn_adapter import (
+from l2pop.server.process.uvicorn_adapter import (
     ConnectionTransport,
     chunked_response,
     connection_transport,

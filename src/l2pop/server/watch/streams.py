@@ -29,8 +29,8 @@ from l2pop.core.wire import bookmark_line
 from l2pop.errors import ValidationError
 from l2pop.server.auth import Principal
 from l2pop.server.records import HOST, HostNotFound
+from l2pop.server.resources.validate import ascii_digits
 from l2pop.server.store.base import DEFAULT_RETAIN
-from l2pop.server.validate import ascii_digits
 from l2pop.server.watch.chunks import chunk_writer
 from l2pop.server.watch.history import replay_lines
 from l2pop.server.watch.index import HistoryIndex, indexed_changes, start_index

@@ -13,12 +13,12 @@ from typing import Any
 
 from l2pop.core import PortEvent, PortStatus, next_status
 from l2pop.errors import ConflictError, NotFoundError
-from l2pop.server.ipam import Allocator, Held, subnet_guards
-from l2pop.server.networks import NetworkNotFound
 from l2pop.server.records import NETWORK, PORT, index_keys, port_of
+from l2pop.server.resources.ipam import Allocator, Held, subnet_guards
+from l2pop.server.resources.networks import NetworkNotFound
+from l2pop.server.resources.validate import parse_port, unwrap
 from l2pop.server.service import Service, utc_now
 from l2pop.server.store.base import ABSENT, INDEX, JSON, Check, Delete, Op, Put, StoredRecord
-from l2pop.server.validate import parse_port, unwrap
 
 __all__ = ["PortNotFound", "PortOps", "status_after"]
 

@@ -8,7 +8,7 @@ Two of them, both measured under ``l2pop bench server``:
   up to 10 ms for it, and the batch cycle, not the CPU, capped the write
   rate. Only that thread ever waits, so a short interval costs the loop
   next to nothing.
-* The garbage collector's policy (:mod:`l2pop.server.gcpolicy`): the old
+* The garbage collector's policy (:mod:`l2pop.server.process.gcpolicy`): the old
   generation frozen, young collections rarer.
 
 :class:`InterpreterTuning` sets the first on entry and restores it on exit;
@@ -24,7 +24,7 @@ import contextlib
 import sys
 from types import TracebackType
 
-from l2pop.server.gcpolicy import GcPolicy, run_gc_policy
+from l2pop.server.process.gcpolicy import GcPolicy, run_gc_policy
 
 __all__ = ["GIL_SWITCH_INTERVAL_S", "InterpreterTuning"]
 

@@ -9,12 +9,12 @@ from l2pop.core import Port, PortEvent, desired
 from l2pop.core.wire import encode_state
 from l2pop.errors import ConflictError, ForbiddenError
 from l2pop.server.auth import Principal, hash_token, new_token
-from l2pop.server.ports import PortNotFound, PortOps
 from l2pop.server.ratelimit import StatusRateLimit
 from l2pop.server.records import HOST, PORT, HostNotFound, host_view
+from l2pop.server.resources.ports import PortNotFound, PortOps
+from l2pop.server.resources.validate import parse_host, parse_status
 from l2pop.server.service import Service, utc_iso, utc_now
 from l2pop.server.store.base import ABSENT, INDEX, JSON, Delete, Liveness, Op, Put
-from l2pop.server.validate import parse_host, parse_status
 
 __all__ = ["HostNotFound", "HostOps"]
 

@@ -17,22 +17,22 @@ from l2pop.server.api.fastpath import AgentFastPath
 from l2pop.server.api.guard import Guard
 from l2pop.server.api.protocol_gate import RESPONSE_HEADERS, ProtocolGate
 from l2pop.server.auth import AdminToken, load_admin_token, reload_admin_token
-from l2pop.server.gcpolicy import GcPolicy
 from l2pop.server.metrics import Metrics
-from l2pop.server.reloader import Reloader
-from l2pop.server.service import Service, ServiceConfig
-from l2pop.server.store.base import DEFAULT_RETAIN, Store
-from l2pop.server.store.schema import SchemaError
-from l2pop.server.store.sqlite import SQLiteStore
-from l2pop.server.store.sqlite_schema import check_sqlite_schema
-from l2pop.server.tls import ServerTls, TlsFiles
-from l2pop.server.tuning import InterpreterTuning
-from l2pop.server.uvicorn_adapter import (
+from l2pop.server.process.gcpolicy import GcPolicy
+from l2pop.server.process.reloader import Reloader
+from l2pop.server.process.tls import ServerTls, TlsFiles
+from l2pop.server.process.tuning import InterpreterTuning
+from l2pop.server.process.uvicorn_adapter import (
     ConnectionGuard,
     ConnectionLimits,
     GracefulServer,
     guarded_protocol,
 )
+from l2pop.server.service import Service, ServiceConfig
+from l2pop.server.store.base import DEFAULT_RETAIN, Store
+from l2pop.server.store.schema import SchemaError
+from l2pop.server.store.sqlite import SQLiteStore
+from l2pop.server.store.sqlite_schema import check_sqlite_schema
 from l2pop.server.watch import DEFAULT_MAX_QUEUED
 
 __all__ = ["ServerOptions", "parse_listen", "parse_public_url", "parse_vni_range", "serve"]

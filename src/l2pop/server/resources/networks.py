@@ -10,10 +10,10 @@ from typing import Any
 from l2pop.core.model import DEFAULT_MTU
 from l2pop.errors import ConflictError, NotFoundError, ValidationError
 from l2pop.server.records import NETWORK
+from l2pop.server.resources.subnet_refs import network_subnet_ops
+from l2pop.server.resources.validate import parse_network, unwrap
 from l2pop.server.service import Service, utc_now
 from l2pop.server.store.base import ABSENT, INDEX, JSON, CheckNone, Delete, Op, Put
-from l2pop.server.subnet_refs import network_subnet_ops
-from l2pop.server.validate import parse_network, unwrap
 
 __all__ = ["NetworkOps"]
 

@@ -14,12 +14,12 @@ import uuid
 
 from l2pop.core.ipam import parse_subnet, pools_json
 from l2pop.errors import ConflictError, NotFoundError, ValidationError
-from l2pop.server.networks import NetworkNotFound
 from l2pop.server.records import NETWORK, SUBNET
+from l2pop.server.resources.networks import NetworkNotFound
+from l2pop.server.resources.subnet_fields import parse_subnet_fields
+from l2pop.server.resources.validate import unwrap
 from l2pop.server.service import Service, utc_now
 from l2pop.server.store.base import ABSENT, INDEX, JSON, CheckNone, Delete, Op, Put, StoredRecord
-from l2pop.server.subnet_fields import parse_subnet_fields
-from l2pop.server.validate import unwrap
 
 __all__ = ["SubnetInUse", "SubnetNotFound", "SubnetOps"]
 

@@ -29,9 +29,9 @@ from l2pop.core import RemoteEndpoint
 from l2pop.errors import AuthError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 from l2pop.server.auth import hash_token, new_token, token_from_headers
 from l2pop.server.records import GATEWAY, NETWORK, RD_INDEX, REMOTE
+from l2pop.server.resources.validate import HOST_NAME_RE
 from l2pop.server.service import Service, utc_now
 from l2pop.server.store.base import ABSENT, INDEX, JSON, Delete, Op, Put
-from l2pop.server.validate import HOST_NAME_RE
 
 __all__ = [
     "GATEWAY",
