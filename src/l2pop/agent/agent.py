@@ -54,6 +54,8 @@ from l2pop.errors import (
     ValidationError,
 )
 from l2pop.explain.wire import encode_held, encode_kernel
+from l2pop.reloader import Reloader
+from l2pop.tlsclient import LiveClientTls
 
 __all__ = ["Agent"]
 
@@ -111,8 +113,12 @@ class Agent:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         cfg = self.config
+        # One client context for the agent's life, its files re-read when they change
+        # (a renewed host certificate) or on SIGHUP; open streams keep their session.
+        live = LiveClientTls(cfg.tls) if cfg.tls is not None and cfg.tls.paths else None
+        reloading = None if live is None else Reloader([(live.tls.paths, live.reload)]).start()
         api = self._api or HostApi(
-            cfg.servers, cfg.host, cfg.token, timeout=cfg.request_timeout, tls=cfg.tls
+            cfg.servers, cfg.host, cfg.token, timeout=cfg.request_timeout, tls=live
         )
         self._api = api
         reporter = StatusReporter(api, self.metrics, cfg.backoff)
@@ -162,6 +168,8 @@ class Agent:
             log.info("agent %s stopping; kernel and port status left as they are", cfg.host)
             for task in tasks:
                 task.cancel()
+            if reloading is not None:
+                reloading.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.view.drain()
             await watcher.stop()

@@ -40,7 +40,7 @@ from l2pop.errors import (
     ValidationError,
 )
 from l2pop.protocol import HEADER, PROTOCOL_VERSION
-from l2pop.tlsclient import ClientTls, httpx_verify
+from l2pop.tlsclient import ClientTls, LiveClientTls, httpx_verify
 
 __all__ = [
     "Bookmark",
@@ -134,7 +134,7 @@ class HostApi:
         *,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
-        tls: ClientTls | None = None,
+        tls: ClientTls | LiveClientTls | None = None,
     ) -> None:
         if not urls:
             raise ValueError("at least one server URL")

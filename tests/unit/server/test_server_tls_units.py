@@ -17,9 +17,9 @@ from starlette.types import Receive, Scope, Send
 
 from l2pop.errors import ValidationError
 from l2pop.pki import issue, make_ca
+from l2pop.reloader import Reloader
 from l2pop.secretfile import read_secret, write_secret
 from l2pop.server.auth import AdminToken, hash_token, reload_admin_token
-from l2pop.server.process.reloader import Reloader
 from l2pop.server.process.tls import ServerTls, TlsFiles, certificate_names
 from l2pop.server.process.uvicorn_adapter import connection_transport, peer_certificate
 from l2pop.tlsclient import ClientTls, client_context, httpx_verify

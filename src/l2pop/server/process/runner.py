@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from l2pop.errors import ValidationError
+from l2pop.reloader import Reloader
 from l2pop.sdnotify import Notifier
 from l2pop.server.api.app import create_app
 from l2pop.server.api.fastpath import AgentFastPath
@@ -19,7 +20,6 @@ from l2pop.server.api.protocol_gate import RESPONSE_HEADERS, ProtocolGate
 from l2pop.server.auth import AdminToken, load_admin_token, reload_admin_token
 from l2pop.server.metrics import Metrics
 from l2pop.server.process.gcpolicy import GcPolicy
-from l2pop.server.process.reloader import Reloader
 from l2pop.server.process.tls import ServerTls, TlsFiles
 from l2pop.server.process.tuning import InterpreterTuning
 from l2pop.server.process.uvicorn_adapter import (

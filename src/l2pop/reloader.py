@@ -1,5 +1,8 @@
 """Re-read files without a restart: on SIGHUP, and when a watched file changes.
 
+The server re-reads its certificate, key, client CA and admin token file; the
+agent its client certificate, key and CA file (:class:`l2pop.tlsclient.LiveClientTls`).
+
 Polling (size, mtime, inode) once a second, not inotify: it also sees a file
 replaced by a rename (how cert-manager and most deployment tools rotate) or a
 Kubernetes secret's symlink swap, and costs a few ``stat`` calls.
@@ -44,7 +47,7 @@ class Reloader:
         self._stamps = [[_stamp(p) for p in files] for files, _ in self._watched]
 
     def reload_all(self) -> None:
-        log.info("SIGHUP: re-reading certificates, keys and the admin token")
+        log.info("SIGHUP: re-reading %s", ", ".join(str(p) for f, _ in self._watched for p in f))
         for _, reload in self._watched:
             reload()
 
