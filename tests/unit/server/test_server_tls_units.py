@@ -209,3 +209,59 @@ def test_a_tls_key_readable_by_others_is_warned_about(
     assert caplog.text.count("TLS key file") == 2
     assert "world-readable" in caplog.text
     assert "PRIVATE KEY" not in caplog.text
+
+
+def test_a_client_ca_taken_out_of_the_file_is_retired_without_a_restart(
+    pki: Path, tmp_path: Path
+) -> None:
+    """Through real uvicorn: after the reload, a certificate of the retired CA fails
+    the handshake and one of the new CA is served."""
+    other = tmp_path / "ca2"
+    other.mkdir()
+    make_ca(other, "second CA")
+    issue(other, "h1", ["h1"], server=False)
+    client_ca = tmp_path / "client-ca.pem"
+    client_ca.write_bytes((pki / "ca.pem").read_bytes())
+    tls = ServerTls(TlsFiles(pki / "server.pem", pki / "server.key", client_ca))
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            names = sorted(certificate_names(peer_certificate(send)))
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": ",".join(names).encode()})
+
+    async def get(port: int, issuer: Path) -> str:
+        verify = client_context(pki / "ca.pem", issuer / "h1.pem", issuer / "h1.key")
+        async with httpx.AsyncClient(verify=verify) as client:
+            try:
+                return (await client.get(f"https://127.0.0.1:{port}/")).text
+            except httpx.HTTPError as exc:
+                return f"refused: {type(exc).__name__}"
+
+    async def main() -> list[str]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, lifespan="off",
+            ssl_context_factory=lambda _c, _d: tls.context,
+        )  # fmt: skip
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        try:
+            answers = [await get(port, pki), await get(port, other)]
+            client_ca.write_bytes((other / "ca.pem").read_bytes())
+            assert tls.reload()
+            answers += [await get(port, pki), await get(port, other)]
+        finally:
+            server.should_exit = True
+            await task
+        return answers
+
+    first, before_other, retired, served = asyncio.run(main())
+    assert first == "h1,h1.example"
+    assert before_other.startswith("refused")  # the second CA was not trusted yet
+    assert retired.startswith("refused")
+    assert served == "h1"

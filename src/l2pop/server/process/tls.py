@@ -1,15 +1,15 @@
-"""The server's TLS: one ``ssl.SSLContext`` for the listening socket, re-loadable.
+"""The server's TLS: the listening socket's ``ssl.SSLContext``, re-loadable.
 
-The context is built once and handed to uvicorn; a reload calls
-``load_cert_chain`` (and ``load_verify_locations``) again on that same object,
-so every handshake from then on uses the new files while the connections
-already open (the agents' watch streams) keep the session they have. The new
-files are first loaded into a scratch context: a certificate that does not
-match its key (a rotation caught half-way) is refused and the old pair stays.
-
-A client CA loaded again is *added* to the context's trust store: OpenSSL has
-no way to remove a CA from a live context, so retiring a CA takes a restart
-(docs/security.md).
+uvicorn gets one context for the life of the socket. Its server-name
+callback, which OpenSSL runs for every ClientHello (with or without SNI),
+hands each new connection the *current* context; a reload builds a complete
+new context from the files and makes it current. So every handshake from
+then on uses the new certificate, key and client CA, the connections
+already open (the agents' watch streams) keep the session they have, and a
+client CA taken out of the file is no longer trusted: a CA can be retired
+without a restart. A new set of files that does not load (a certificate
+that does not match its key: a rotation caught half-way) is refused, and
+the current context stays.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def _new_context(files: TlsFiles) -> ssl.SSLContext:
 
 
 class ServerTls:
-    """The listening socket's context and how to re-read its files."""
+    """The listening socket's context (``context``, for uvicorn) and how to re-read
+    its files (``reload``); ``current`` is what new handshakes use."""
 
     def __init__(self, files: TlsFiles) -> None:
         self.files = files
@@ -70,6 +71,15 @@ class ServerTls:
         except (OSError, ssl.SSLError) as exc:
             shown = ", ".join(str(p) for p in files.paths)
             raise ValidationError("--tls-cert/--tls-key/--client-ca", shown, str(exc)) from None
+        self.current = self.context
+        self.context.sni_callback = self._hand_over
+
+    def _hand_over(
+        self, connection: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _: ssl.SSLContext
+    ) -> None:
+        """Every ClientHello: the connection continues with the current context."""
+        del server_name
+        connection.context = self.current
 
     @property
     def client_certificates(self) -> bool:
@@ -78,12 +88,12 @@ class ServerTls:
     def reload(self) -> bool:
         """Re-read the files into the live context; False (old files kept) when they fail."""
         try:
-            _new_context(self.files)  # the check: nothing live changes if it raises
-            _load(self.context, self.files)
+            fresh = _new_context(self.files)  # nothing live changes if it raises
         except (OSError, ssl.SSLError) as exc:
             log.error("TLS files not reloaded, the previous ones stay in use: %s", exc)
             return False
-        log.info("TLS certificate and key reloaded from %s", self.files.cert)
+        self.current = fresh
+        log.info("TLS certificate, key and client CA reloaded from %s", self.files.cert)
         return True
 
 
