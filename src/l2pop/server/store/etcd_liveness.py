@@ -9,6 +9,13 @@ lease expires, and every replica's watch sees the host go down. An agent that
 moves to another replica gets a new lease there; the key follows the latest
 put, so the old replica's lease expiring does not take the host down.
 
+So a replica *claims* the key whenever a stream of the host opens there: it
+puts the key under its own lease even when it still has a valid lease for the
+host (an agent that went A -> B -> A within a TTL finds A's old lease alive,
+but the key went with B's, which B stops renewing). And a replica that holds
+a host whose key is deleted (the lease of another replica that held it too
+ran out) claims it again at once: the host is down only for that moment.
+
 Liveness is not part of the l2pop change log (no revision of the records, no
 deltas): a down host's entries stay programmed on its peers (fail static), and
 the state shows up in the API and metrics only.
@@ -74,7 +81,10 @@ class HostLiveness:
         """A live key put or deleted (from load or the watch)."""
         host = raw.decode()[len(self._prefix) :]
         if deleted:
-            if self._up.pop(host, None) is not None:
+            if host in self._held:  # another replica's lease ran out: ours now
+                self._leases.pop(host, None)
+                self._renew_soon(host, claim=True)
+            elif self._up.pop(host, None) is not None:
                 log.warning("host %s is down (no agent renewed its lease)", host)
             return
         with contextlib.suppress(ValueError, TypeError, KeyError):
@@ -101,7 +111,7 @@ class HostLiveness:
         """Keep ``host`` up while the block runs (an open watch stream)."""
         self._held[host] = self._held.get(host, 0) + 1
         self._ensure_renewer()
-        await self.seen(host)
+        await self._renew_quietly(host, self._leases.get(host), claim=True)
         try:
             yield
         finally:
@@ -120,33 +130,44 @@ class HostLiveness:
         if lease is not None and time.monotonic() - lease.renewed < self._ttl / 3:
             return
         if lease is not None:
-            if host not in self._renewing:
-                task = asyncio.create_task(self._renew_quietly(host, lease))
-                self._renewing[host] = task
-                task.add_done_callback(lambda _: self._renewing.pop(host, None))
+            self._renew_soon(host, claim=False)
             return
         await self._renew_quietly(host, None)
 
-    async def _renew_quietly(self, host: str, lease: Lease | None) -> None:
+    def _renew_soon(self, host: str, *, claim: bool) -> None:
+        """Renew (``claim``: and put the key) in the background, once at a time."""
+        if host not in self._renewing:
+            task = asyncio.create_task(
+                self._renew_quietly(host, self._leases.get(host), claim=claim)
+            )
+            self._renewing[host] = task
+            task.add_done_callback(lambda _: self._renewing.pop(host, None))
+
+    async def _renew_quietly(self, host: str, lease: Lease | None, *, claim: bool = False) -> None:
         try:
-            await self._renew(host, lease)
+            await self._renew(host, lease, claim)
         except (StoreUnavailableError, grpc.aio.AioRpcError) as exc:
             log.info("could not renew the liveness of %s: %s", host, exc)
 
-    async def _renew(self, host: str, lease: Lease | None) -> None:
+    async def _renew(self, host: str, lease: Lease | None, claim: bool) -> None:
+        """Keep our lease alive (granting one if it ran out) and, when ``claim`` or
+        the lease is new, put the key under it."""
         if lease is not None and await self._keepalive(lease.id) > 0:
             lease.renewed = time.monotonic()
-            return
-        granted = await self._client.call(
-            "lease",
-            "LeaseGrant",
-            rpc.LeaseGrantRequest(TTL=max(1, round(self._ttl))),
-            within=CALL_S,
-        )
-        value = json.dumps({"since": time.time()}).encode()
-        put = rpc.PutRequest(key=self.key(host), value=value, lease=granted.ID)
-        await self._client.call("kv", "Put", put, within=CALL_S)
-        self._leases[host] = Lease(int(granted.ID), time.monotonic())
+        else:
+            granted = await self._client.call(
+                "lease",
+                "LeaseGrant",
+                rpc.LeaseGrantRequest(TTL=max(1, round(self._ttl))),
+                within=CALL_S,
+            )
+            lease, claim = Lease(int(granted.ID), time.monotonic()), True
+        if claim:
+            since = self._up.get(host, time.time())  # a host that stays up keeps its since
+            value = json.dumps({"since": since}).encode()
+            put = rpc.PutRequest(key=self.key(host), value=value, lease=lease.id)
+            await self._client.call("kv", "Put", put, within=CALL_S)
+        self._leases[host] = lease
 
     async def _keepalive(self, lease_id: int) -> int:
         """The lease's remaining TTL after renewing it (0: it had expired)."""
