@@ -60,7 +60,7 @@ async def _creates(
 async def _bench(url: str, admin: str, pid: int, ports: int, sample: int, conc: int) -> Any:
     import psutil
 
-    from l2pop.bench.server import _cpu
+    from l2pop.bench.server import cpu_seconds
     from l2pop.bench.server_http import Connection
 
     host, port_text = url.removeprefix("http://").rsplit(":", 1)
@@ -86,9 +86,9 @@ async def _bench(url: str, admin: str, pid: int, ports: int, sample: int, conc: 
 
     async def timed(make: Callable[[], Any], count: int) -> float:
         """Server CPU ms per create over ``count`` creates."""
-        _, before = _cpu(server)
+        _, before = cpu_seconds(server)
         created = await _creates(host, port, admin, [make() for _ in range(count)], conc)
-        _, after = _cpu(server)
+        _, after = cpu_seconds(server)
         if make is automatic:
             addresses.extend(p["fixed_ips"][0]["ip_address"] for p in created)
         return 1000 * (after - before) / count
@@ -137,12 +137,12 @@ async def _bench(url: str, admin: str, pid: int, ports: int, sample: int, conc: 
 
 
 def run_ipam_bench(workdir: Path, ports: int, sample: int, concurrency: int) -> Any:
-    from l2pop.bench.server import _run
+    from l2pop.bench.server import run_on_uvloop
     from l2pop.sim.server_proc import running_server
 
     with running_server(workdir, ["--no-stream-writer"]) as server:
         coro = _bench(server.url, server.admin_token, server.pid, ports, sample, concurrency)
-        return _run(coro)
+        return run_on_uvloop(coro)
 
 
 def register(bench: typer.Typer) -> None:

@@ -26,7 +26,15 @@ import typer
 
 from l2pop.tlsclient import CaFileOption
 
-__all__ = ["percentile", "register", "run_bench", "run_plain_and_tls"]
+__all__ = [
+    "cpu_seconds",
+    "latency_ms",
+    "percentile",
+    "register",
+    "run_bench",
+    "run_on_uvloop",
+    "run_plain_and_tls",
+]
 
 MAX_DURATION_S = 300.0
 RAW_DURATION_S = 10.0
@@ -69,11 +77,11 @@ async def _bench(
     gc.collect()
     gc.freeze()
     server = psutil.Process(pid)
-    main_before, cpu_before = _cpu(server)
+    main_before, cpu_before = cpu_seconds(server)
     client_before = time.process_time()
     sent_before = await _stream_counters(host, int(port), admin, tls)
     load = await run_load(host, int(port), fabric, cfg, tracker, tls)
-    main_after, cpu_after = _cpu(server)
+    main_after, cpu_after = cpu_seconds(server)
     sent_after = await _stream_counters(host, int(port), admin, tls)
     lines, writes = (after - before for after, before in zip(sent_after, sent_before, strict=True))
     cpu_load, main_load = cpu_after - cpu_before, main_after - main_before
@@ -89,10 +97,10 @@ async def _bench(
         "changes_acked": load["acked"],
         "changes_per_s": round(load["acked"] / load["elapsed_s"], 1),
         "deliveries_per_s": round(tracker.lines / load["elapsed_s"], 1),
-        "ack_to_all_streams_ms": _ms(tracker.ack_latency),
-        "send_to_all_streams_ms": _ms(tracker.send_latency),
+        "ack_to_all_streams_ms": latency_ms(tracker.ack_latency),
+        "send_to_all_streams_ms": latency_ms(tracker.send_latency),
         # With --rate: from the moment the pace wanted the change sent.
-        "scheduled_to_all_streams_ms": _ms(tracker.slot_latency),
+        "scheduled_to_all_streams_ms": latency_ms(tracker.slot_latency),
         "undelivered_after_10s": len(tracker.pending),
         "mean_fanout_hosts": round(sum(fanout) / max(1, len(fanout)), 1),
         # The server joins the lines a stream gets in one loop turn into one write.
@@ -131,7 +139,7 @@ async def _stream_counters(
     return values.get("l2pop_deltas_sent_total", 0.0), values.get("l2pop_watch_writes", 0.0)
 
 
-def _cpu(server: Any) -> tuple[float, float]:
+def cpu_seconds(server: Any) -> tuple[float, float]:
     """CPU seconds (user + system) of the server's main process, and with its children."""
     main = sum(server.cpu_times()[:2])
     children = 0.0
@@ -141,7 +149,7 @@ def _cpu(server: Any) -> tuple[float, float]:
     return main, main + children
 
 
-def _ms(values: list[float]) -> dict[str, float]:
+def latency_ms(values: list[float]) -> dict[str, float]:
     return {
         "p50": round(1000 * percentile(values, 0.50), 2),
         "p99": round(1000 * percentile(values, 0.99), 2),
@@ -149,7 +157,7 @@ def _ms(values: list[float]) -> dict[str, float]:
     }
 
 
-def _run(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+def run_on_uvloop(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
     """On uvloop, as the server: the load generator shares the 2 cores with what it measures."""
     import uvloop
 
@@ -163,7 +171,9 @@ def run_bench(
     from l2pop.sim.server_proc import running_server
 
     with running_server(workdir, server_args, tls=tls) as server:
-        result = _run(_bench(server.url, server.admin_token, cfg, server.pid, server.ca_file))
+        result = run_on_uvloop(
+            _bench(server.url, server.admin_token, cfg, server.pid, server.ca_file)
+        )
     return {"config": dataclasses.asdict(cfg), "tls": tls, **result}
 
 
@@ -234,7 +244,10 @@ def run_external(
     cfg: Any, url: str, token: str, pid: int, ca_file: Path | None = None
 ) -> dict[str, Any]:
     """Against a server someone else started (e.g. under a profiler); it must be empty."""
-    return {"config": dataclasses.asdict(cfg), **_run(_bench(url, token, cfg, pid, ca_file))}
+    return {
+        "config": dataclasses.asdict(cfg),
+        **run_on_uvloop(_bench(url, token, cfg, pid, ca_file)),
+    }
 
 
 def register(bench: typer.Typer) -> None:

@@ -18,9 +18,10 @@ import contextlib
 import gc
 import time
 from collections import Counter
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
+
+from l2pop.bench.server import latency_ms, run_on_uvloop
 
 __all__ = ["run_replicas_on_etcd"]
 
@@ -28,32 +29,12 @@ CATCH_UP_S = 60.0
 
 
 def _cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a server and its children (the stream writer)."""
+    """CPU seconds (user + system) of a server and its children."""
     import psutil
 
-    server = psutil.Process(pid)
-    total = sum(server.cpu_times()[:2])
-    for child in server.children(recursive=True):
-        with contextlib.suppress(Exception):  # a child that just ended
-            total += sum(child.cpu_times()[:2])
-    return float(total)
+    from l2pop.bench.server import cpu_seconds
 
-
-def _ms(values: list[float]) -> dict[str, float]:
-    from l2pop.bench.server import percentile
-
-    return {
-        "p50": round(1000 * percentile(values, 0.50), 2),
-        "p99": round(1000 * percentile(values, 0.99), 2),
-        "max": round(1000 * max(values, default=float("nan")), 2),
-    }
-
-
-def _run(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
-    import uvloop
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
+    return cpu_seconds(psutil.Process(pid))[1]
 
 
 def _address(url: str) -> tuple[str, int]:
@@ -132,8 +113,8 @@ async def _bench(serving: list[Any], observer: Any, cfg: Any) -> dict[str, Any]:
         "replicas": len(serving),
         "changes_acked": load["acked"],
         "changes_per_s": round(load["acked"] / elapsed, 1),
-        "ack_to_all_streams_ms": _ms(tracker.ack_latency),
-        "send_to_all_streams_ms": _ms(tracker.send_latency),
+        "ack_to_all_streams_ms": latency_ms(tracker.ack_latency),
+        "send_to_all_streams_ms": latency_ms(tracker.send_latency),
         "undelivered_after_10s": len(tracker.pending),
         "per_replica": replicas,
         "observer_cpu_ms_per_change": round(apply_ms, 3),
@@ -156,5 +137,5 @@ def run_replicas_on_etcd(
             stack.enter_context(running_server(workdir / f"replica{i}", [*etcd_args, *server_args]))
             for i in range(replicas + 1)
         ]
-        result = _run(_bench(servers[:-1], servers[-1], cfg))
+        result = run_on_uvloop(_bench(servers[:-1], servers[-1], cfg))
     return {"config": dataclasses.asdict(cfg), "store": f"etcd x{members}", **result}
