@@ -17,12 +17,13 @@ BENCH_MODULES = (
     "l2pop.bench.dataplane",
     "l2pop.bench.sim",
     "l2pop.bench.ipam",
+    "l2pop.bench.core",
 )
 
 
 def register(app: typer.Typer) -> None:
     bench = typer.Typer(
-        name="bench", help="Benchmarks: server, dataplane, sim, ipam.", no_args_is_help=True
+        name="bench", help="Benchmarks: server, dataplane, sim, ipam, core.", no_args_is_help=True
     )
     for name in BENCH_MODULES:
         try:

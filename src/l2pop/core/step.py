@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from l2pop.core.compose import compose
 from l2pop.core.model import Host, Network, Port
 from l2pop.core.remote import REMOTE_PUBLISHER, RemoteEndpoint
 from l2pop.core.snapshot import NetworkSlice, Snapshot
@@ -21,12 +22,9 @@ from l2pop.core.state import (
     EMPTY,
     Delta,
     Entries,
-    HostState,
     Neigh,
     NetworkDelta,
-    NetworkState,
     Unicast,
-    diff,
 )
 from l2pop.errors import NotFoundError
 
@@ -144,7 +142,8 @@ def step(snapshot: Snapshot, event: Event) -> tuple[Snapshot, Deltas]:
 def step_all(snapshot: Snapshot, events: Iterable[Event]) -> tuple[Snapshot, Deltas]:
     """Apply several events as one revision (e.g. a host deleted and its ports
     going DOWN). A host touched by one event gets that event's delta; a host
-    touched by several gets the net change, ``diff`` of its state before and after.
+    touched by several gets the net change, composed from their deltas
+    (:func:`l2pop.core.compose.compose`).
     """
     touched: dict[str, list[Delta]] = {}
     current = snapshot
@@ -157,24 +156,10 @@ def step_all(snapshot: Snapshot, events: Iterable[Event]) -> tuple[Snapshot, Del
         if len(deltas_of_host) == 1:
             out[host] = deltas_of_host[0]
             continue
-        # Only the networks these deltas name can differ (each delta is exact):
-        # the host's whole desired state, twice, cost a group commit of the
-        # etcd store (many changes per revision) most of its apply time.
-        nets = {net_id for delta in deltas_of_host for net_id in delta.networks}
-        net = diff(_desired_in(snapshot, host, nets), _desired_in(current, host, nets))
+        net = compose(snapshot, current, host, deltas_of_host)
         if net:
             out[host] = net
     return current, out
-
-
-def _desired_in(snapshot: Snapshot, host: str, nets: Iterable[str]) -> HostState:
-    """``desired(snapshot, host)`` restricted to the networks ``nets``."""
-    states: dict[str, NetworkState] = {}
-    for net_id in nets:
-        net = snapshot.networks.get(net_id)
-        if net is not None and host in net.bound:
-            states[net_id] = net.state_for(host)
-    return HostState(states)
 
 
 def _port_changed(
