@@ -4,9 +4,10 @@ real etcd; short lease TTL)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,16 +36,26 @@ async def until(predicate: Callable[[], bool], timeout: float) -> float:
     return time.monotonic() - began
 
 
+@contextlib.asynccontextmanager
+async def two_replicas(cluster: EtcdCluster) -> AsyncIterator[tuple[EtcdStore, EtcdStore]]:
+    """Two stores (replicas) on one fresh prefix, loaded; closed at the end."""
+    prefix = f"/live-{os.urandom(3).hex()}/"
+    one, two = (EtcdStore(cluster.endpoints, prefix=prefix, liveness_ttl=TTL) for _ in "ab")
+    try:
+        for store in (one, two):
+            await store.start()
+            await store.load()
+        yield one, two
+    finally:
+        await one.close()
+        await two.close()
+
+
 def test_a_held_host_is_up_everywhere_and_goes_down_when_no_replica_renews(
     single: EtcdCluster,
 ) -> None:
     async def body() -> None:
-        prefix = f"/live-{os.urandom(3).hex()}/"
-        one, two = (EtcdStore(single.endpoints, prefix=prefix, liveness_ttl=TTL) for _ in "ab")
-        for store in (one, two):
-            await store.start()
-            await store.load()
-        try:
+        async with two_replicas(single) as (one, two):
             async with one.liveness.hold("h1"):
                 await until(lambda: two.liveness.alive("h1"), 2.0)
                 await asyncio.sleep(TTL * 2)  # renewed meanwhile: still up
@@ -53,21 +64,13 @@ def test_a_held_host_is_up_everywhere_and_goes_down_when_no_replica_renews(
             took = await until(lambda: not two.liveness.alive("h1"), TTL + 3.0)
             assert not one.liveness.alive("h1")
             print(f"down {took:.1f} s after the last holder let go (ttl {TTL} s)")
-        finally:
-            await one.close()
-            await two.close()
 
     asyncio.run(body())
 
 
 def test_a_host_that_moves_to_another_replica_stays_up(single: EtcdCluster) -> None:
     async def body() -> None:
-        prefix = f"/live-{os.urandom(3).hex()}/"
-        one, two = (EtcdStore(single.endpoints, prefix=prefix, liveness_ttl=TTL) for _ in "ab")
-        for store in (one, two):
-            await store.start()
-            await store.load()
-        try:
+        async with two_replicas(single) as (one, two):
             async with one.liveness.hold("h1"):
                 await until(lambda: two.liveness.alive("h1"), 2.0)
             async with two.liveness.hold("h1"):  # the agent failed over
@@ -75,14 +78,11 @@ def test_a_host_that_moves_to_another_replica_stays_up(single: EtcdCluster) -> N
                 assert one.liveness.alive("h1")
                 assert two.liveness.alive("h1")
             # A replica started now learns who is up from its load.
-            late = EtcdStore(single.endpoints, prefix=prefix, liveness_ttl=TTL)
+            late = EtcdStore(single.endpoints, prefix=one.layout.prefix, liveness_ttl=TTL)
             await late.start()
             await late.load()
             assert late.liveness.alive("h1")
             await late.close()
-        finally:
-            await one.close()
-            await two.close()
 
     asyncio.run(body())
 
@@ -93,12 +93,7 @@ def test_a_host_that_comes_back_to_its_first_replica_stays_up(single: EtcdCluste
     or the host goes down while its agent is connected to A."""
 
     async def body() -> None:
-        prefix = f"/live-{os.urandom(3).hex()}/"
-        one, two = (EtcdStore(single.endpoints, prefix=prefix, liveness_ttl=TTL) for _ in "ab")
-        for store in (one, two):
-            await store.start()
-            await store.load()
-        try:
+        async with two_replicas(single) as (one, two):
             async with one.liveness.hold("h1"):
                 await until(lambda: two.liveness.alive("h1"), 2.0)
             async with two.liveness.hold("h1"):
@@ -107,8 +102,5 @@ def test_a_host_that_comes_back_to_its_first_replica_stays_up(single: EtcdCluste
                 await asyncio.sleep(TTL * 2.5)  # two's lease ran out meanwhile
                 assert one.liveness.alive("h1")
                 assert two.liveness.alive("h1")
-        finally:
-            await one.close()
-            await two.close()
 
     asyncio.run(body())

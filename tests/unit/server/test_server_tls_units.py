@@ -4,9 +4,11 @@ pair, the file poller, token files, and the uvicorn adapter over a real TLS sock
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -146,19 +148,8 @@ def test_uvicorn_adapter_finds_the_tls_session_and_serves_a_reloaded_certificate
     tls = ServerTls(TlsFiles(cert, key, pki / "ca.pem"))
 
     async def main() -> list[int]:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, lifespan="off",
-            ssl_context_factory=lambda _c, _d: tls.context,
-        )  # fmt: skip
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
         serials = []
-        try:
+        async with _uvicorn(app, tls) as port:
             url = f"https://127.0.0.1:{port}/"
             verify = client_context(pki / "ca.pem", pki / "h1.pem", pki / "h1.key")
             async with httpx.AsyncClient(verify=verify) as client:
@@ -169,9 +160,6 @@ def test_uvicorn_adapter_finds_the_tls_session_and_serves_a_reloaded_certificate
                 serials.append(await _served_serial(port, pki))
                 _reissue(pki, cert, key)
                 assert tls.reload()
-        finally:
-            server.should_exit = True
-            await task
         return serials
 
     serials = asyncio.run(main())
@@ -179,6 +167,27 @@ def test_uvicorn_adapter_finds_the_tls_session_and_serves_a_reloaded_certificate
     assert certificate_names(seen[0][1]) == {"h1", "h1.example"}
     assert seen[1] == (True, None)
     assert serials[0] != serials[1]
+
+
+@contextlib.asynccontextmanager
+async def _uvicorn(app: Any, tls: ServerTls) -> AsyncIterator[int]:
+    """Real uvicorn on 127.0.0.1 with ``tls``'s context (as the runner gives it); its port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="off",
+        ssl_context_factory=lambda _c, _d: tls.context,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await task
 
 
 def _reissue(pki: Path, cert: Path, key: Path) -> None:
@@ -239,25 +248,11 @@ def test_a_client_ca_taken_out_of_the_file_is_retired_without_a_restart(
                 return f"refused: {type(exc).__name__}"
 
     async def main() -> list[str]:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, lifespan="off",
-            ssl_context_factory=lambda _c, _d: tls.context,
-        )  # fmt: skip
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        try:
+        async with _uvicorn(app, tls) as port:
             answers = [await get(port, pki), await get(port, other)]
             client_ca.write_bytes((other / "ca.pem").read_bytes())
             assert tls.reload()
             answers += [await get(port, pki), await get(port, other)]
-        finally:
-            server.should_exit = True
-            await task
         return answers
 
     first, before_other, retired, served = asyncio.run(main())
