@@ -129,3 +129,22 @@ def test_the_removed_stream_writer_flags_are_accepted_and_ignored(tmp_path: Path
     # Service files written for the stream writer process keep working.
     with running(tmp_path, ("--no-stream-writer",)) as server:
         assert "--stream-writer/--no-stream-writer is ignored" in server.log_tail()
+
+
+def test_an_agent_endpoint_is_taken_at_the_tcp_peer_not_a_forwarded_address(
+    server: ServerProc,
+) -> None:
+    """The server fetches a reported endpoint (the explain panel): a host token on the
+    server's own machine must not pass another address off as its own."""
+    with server.client() as api:
+        token = ok(api.post("/v1/hosts", json={"name": "h1", "tunnel_ip": "192.0.2.1"}), 201)
+    with server.client(token["token"]) as agent:
+        forged = {"X-Forwarded-For": "169.254.169.254"}
+        body = {"revision": 0, "endpoint": "http://169.254.169.254/latest"}
+        answer = agent.put("/v1/hosts/h1/agent", json=body, headers=forged)
+        assert answer.status_code == 400, answer.text
+        assert "127.0.0.1" in answer.json()["NeutronError"]["message"]
+        body["endpoint"] = "http://127.0.0.1:9100"  # the real peer: taken
+        assert (
+            ok(agent.put("/v1/hosts/h1/agent", json=body))["agent"]["endpoint"] == body["endpoint"]
+        )

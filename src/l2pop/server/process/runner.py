@@ -178,6 +178,10 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
             access_log=options.access_log,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             lifespan="on",
+            # The peer address is the TCP peer's: uvicorn would otherwise take
+            # X-Forwarded-For from 127.0.0.1, and a host token on the server's own
+            # machine could then pass any address as its own (agent endpoints).
+            proxy_headers=False,
             http=guarded_protocol(connections),
             timeout_keep_alive=options.keep_alive_timeout,
             headers=RESPONSE_HEADERS,  # L2pop-Protocol on every answer
