@@ -77,7 +77,15 @@ class Announcer:
                 await asyncio.sleep(self._heartbeat)  # an older server: the heartbeat only
                 continue
             except ValidationError as exc:
-                if str(exc) != refused:
+                if self._endpoint is not None and "endpoint" in str(exc):
+                    # An endpoint the server will not fetch (not at this host's
+                    # addresses): keep reporting the revision, without it.
+                    log.warning("the server refused this agent's endpoint: %s; reporting "
+                                "without it (bind --metrics-addr to the tunnel IP or the "
+                                "address that reaches the server)", exc)  # fmt: skip
+                    self._endpoint = None
+                    self._wake.set()
+                elif str(exc) != refused:
                     refused = str(exc)
                     log.warning("the server refused this agent's report: %s", exc)
             except L2popError as exc:

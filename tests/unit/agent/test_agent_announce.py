@@ -112,14 +112,13 @@ def test_endpoint_serves_held_kernel_and_metrics_on_v4_and_v6(addr: str) -> None
 def test_a_refused_report_is_a_warning_once_not_once_per_try(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # e.g. an endpoint the server will not fetch: the operator must see why.
-    refusal = ValidationError("endpoint", "http://10.9.9.9:9100", "must be at an address of h1")
+    refusal = ValidationError("revision", -1, "must be an integer >= 0")
 
     async def scenario() -> None:
         announcer = Announcer(
             FakeApi(refusal),  # type: ignore[arg-type]
             lambda: 7,
-            "http://10.9.9.9:9100",
+            None,
             min_interval=0.01,
             heartbeat=0.01,
         )
@@ -133,4 +132,39 @@ def test_a_refused_report_is_a_warning_once_not_once_per_try(
         asyncio.run(scenario())
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "must be at an address of h1" in warnings[0].getMessage()
+    assert "must be an integer" in warnings[0].getMessage()
+
+
+class RefusesEndpoints(FakeApi):
+    """A server that takes reports only without an endpoint."""
+
+    async def report_agent(self, revision: int, endpoint: str | None) -> None:
+        if endpoint is not None:
+            raise ValidationError("endpoint", endpoint, "must be at an address of host h1")
+        self.sent.append((revision, endpoint))
+
+
+def test_a_refused_endpoint_is_dropped_and_the_revision_still_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api = RefusesEndpoints()
+
+    async def scenario() -> None:
+        announcer = Announcer(
+            api,  # type: ignore[arg-type]
+            lambda: 7,
+            "http://10.9.9.9:9100",
+            min_interval=0.01,
+            heartbeat=10.0,
+        )
+        task = asyncio.create_task(announcer.run())
+        announcer.poke()
+        await _until(lambda: len(api.sent) >= 1, 3.0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    with caplog.at_level(logging.WARNING, logger="l2pop.agent.announce"):
+        asyncio.run(scenario())
+    assert api.sent[0] == (7, None)
+    assert "refused this agent's endpoint" in caplog.text
