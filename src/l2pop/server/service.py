@@ -65,6 +65,8 @@ class Service:
     last_seen: dict[str, float] = field(default_factory=dict)
     # Agents' reports and each host's last change (explain, the fabric view).
     agents: AgentBook = field(default_factory=AgentBook)
+    # Other never-ending streams (the fabric view's events) register how to end them.
+    stream_closers: list[Callable[[], None]] = field(default_factory=list)
     _bookmarks: asyncio.Task[None] | None = None
 
     @classmethod
@@ -87,6 +89,13 @@ class Service:
         metrics.revision.set(view.revision)
         service._bookmarks = asyncio.create_task(hub.run_bookmarks())
         return service
+
+    def end_streams(self) -> None:
+        """Server shutdown: end every open stream (they never end by themselves) and
+        refuse new ones, so the graceful stop does not wait for its timeout."""
+        self.hub.close_all()
+        for close in self.stream_closers:
+            close()
 
     async def close(self) -> None:
         if self._bookmarks is not None:

@@ -148,3 +148,19 @@ def test_an_agent_endpoint_is_taken_at_the_tcp_peer_not_a_forwarded_address(
         assert (
             ok(agent.put("/v1/hosts/h1/agent", json=body))["agent"]["endpoint"] == body["endpoint"]
         )
+
+
+def test_sigterm_ends_open_fabric_view_streams_quickly(server: ServerProc) -> None:
+    """An open browser page (its Server-Sent Events) does not hold the stop up to the
+    graceful timeout."""
+    with httpx.Client(base_url=server.url, timeout=10) as browser:
+        assert browser.post("/ui/login", data={"token": server.token}).status_code in (200, 303)
+        with browser.stream("GET", "/ui/api/events") as events:
+            assert events.status_code == 200
+            first = next(events.iter_lines())
+            assert first.startswith("retry:") or first.startswith("event:")
+            started = time.monotonic()
+            assert server.stop(signal.SIGTERM) == 0
+            took = time.monotonic() - started
+    print(f"stopped after {took:.2f} s")
+    assert took < 3.0, f"stopped after {took:.1f} s"

@@ -153,9 +153,9 @@ def serve(options: ServerOptions, store: Store | None = None) -> None:
 
     async def before_shutdown() -> None:
         notifier.stopping()
-        # The watch streams never end by themselves: end them, or shutdown waits.
+        # The streams never end by themselves: end them, or shutdown waits.
         for service in services:
-            service.hub.close_all()
+            service.end_streams()
         for task in reloading:
             task.cancel()
         await tuning.stop_gc_policy()

@@ -47,7 +47,15 @@ class Feed:
         self.service = service
         self._clients: set[_Client] = set()
         self._summarized: tuple[int, JSON] | None = None
+        self._closed = False
         service.agents.listeners.append(self._heard)
+        service.stream_closers.append(self.close_all)
+
+    def close_all(self) -> None:
+        """Server shutdown: every stream ends now (the browser reconnects elsewhere)."""
+        self._closed = True
+        for client in self._clients:
+            client.wake.set()
 
     def _summary(self) -> JSON:
         """One summary per revision for every browser (it is a pass over all ports)."""
@@ -111,10 +119,12 @@ class Feed:
             hello = {"revision": self.service.view.revision}
             yield b"retry: 1000\nevent: hello\ndata: " + json.dumps(hello).encode() + b"\n\n"
             ends = loop.time() + STREAM_LIFETIME_S
-            while loop.time() < ends:
+            while loop.time() < ends and not self._closed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(client.wake.wait(), KEEPALIVE_S)
                 client.wake.clear()
+                if self._closed:
+                    return
                 if not client.changed:
                     yield b": keepalive\n\n"
                     continue
