@@ -8,11 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.agents import wait_for
 from l2pop.dataplane.allowlist import Allowlist
 from l2pop.lab.shell import run
 
 from .conftest import MakeFabric
-from .test_agent_overlay import CONVERGE_S, AgentLab, start_agent_lab, wait_for
+from .test_agent_overlay import CONVERGE_S, AgentLab, start_agent_lab
 
 pytestmark = pytest.mark.netns
 

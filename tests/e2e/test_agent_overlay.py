@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from harness.agents import wait_for
 from l2pop.dataplane.base import bridge_name, vxlan_name
 from l2pop.lab import Fabric, LabVM
 from l2pop.lab.controlplane import ControlPlane, l2pop_command
@@ -27,17 +28,6 @@ pytestmark = pytest.mark.netns
 
 VNI = 100
 CONVERGE_S = 10.0
-
-
-def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.02) -> float:
-    start = time.monotonic()
-    for _ in range(int(timeout / interval) + 2):
-        if predicate():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            break
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @dataclass

@@ -9,13 +9,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.agents import wait_for
 from l2pop.lab import ManagedProcess
 from l2pop.lab.measure import measure_ping
 from l2pop.lab.shell import run
 from l2pop.lab.topology import parse_ping
 
 from .conftest import MakeFabric
-from .test_agent_overlay import CONVERGE_S, AgentLab, start_agent_lab, wait_for
+from .test_agent_overlay import CONVERGE_S, AgentLab, start_agent_lab
 
 pytestmark = pytest.mark.netns
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from harness.agents import wait_for
 from l2pop.dataplane.base import bridge_name, vxlan_name
 from l2pop.lab import Fabric, LabVM
 from l2pop.lab.controlplane import ControlPlane, l2pop_command
@@ -36,17 +37,6 @@ ASN = 65000
 CONVERGE_S = 10.0
 FRR_VM_MAC = "52:54:00:00:00:03"
 PASSWORD = "l2pop-md5-secret"
-
-
-def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.05) -> float:
-    """Seconds until ``predicate()`` holds; AssertionError after ``timeout``."""
-    start = time.monotonic()
-    while True:
-        if predicate():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass

@@ -18,9 +18,10 @@ endpoint with the same MAC: its remote unicast and neigh entries are left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from l2pop.core.model import normalize_ip, normalize_mac
 from l2pop.core.state import EMPTY, Entries, Neigh, Unicast
@@ -64,6 +65,19 @@ class RemoteEndpoint:
         object.__setattr__(self, "mac", normalize_mac(self.mac, "mac"))
         if self.ip is not None:
             object.__setattr__(self, "ip", normalize_ip(self.ip, "ip"))
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> RemoteEndpoint:
+        """The endpoint of a stored or listed record (``type``, ``vtep``,
+        ``mac_address``, ``ip_address``): what the server's view and the gateway's
+        mirror both read."""
+        return cls(
+            rec["network_id"],
+            RemoteKind(rec["type"]),
+            rec["vtep"],
+            rec["mac_address"],
+            rec["ip_address"],
+        )
 
     @property
     def key(self) -> str:

@@ -26,7 +26,6 @@ from l2pop.core import (
     PortStatus,
     PortUpserted,
     RemoteEndpoint,
-    RemoteKind,
     Snapshot,
     step_all,
 )
@@ -62,16 +61,6 @@ def _port(rec: Mapping[str, Any]) -> Port:
     )
 
 
-def _remote(rec: Mapping[str, Any]) -> RemoteEndpoint:
-    return RemoteEndpoint(
-        rec["network_id"],
-        RemoteKind(rec["type"]),
-        rec["vtep"],
-        rec["mac_address"],
-        rec["ip_address"],
-    )
-
-
 @dataclass
 class Mirror:
     """Records at ``revision`` as seen by gateway ``gateway``."""
@@ -103,7 +92,7 @@ class Mirror:
     def _hold(self, records: Iterable[Mapping[str, Any]]) -> None:
         for rec in records:
             if self.gateway in rec.get("gateways", ()):
-                ep = _remote(rec)
+                ep = RemoteEndpoint.from_record(rec)
                 self.held[ep.key] = ep
 
     def apply(self, line: Mapping[str, Any]) -> set[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from l2pop.core import AddressPair, Host, Network, Port, PortStatus, RemoteEndpoint, RemoteKind
+from l2pop.core import AddressPair, Host, Network, Port, PortStatus
 from l2pop.errors import NotFoundError
 from l2pop.server.store.base import JSON
 
@@ -27,7 +27,6 @@ __all__ = [
     "index_keys",
     "network_of",
     "port_of",
-    "remote_of",
 ]
 
 NETWORK = "network"
@@ -55,16 +54,6 @@ def network_of(rec: JSON) -> Network:
         name=rec["name"],
         mtu=rec["mtu"],
         admin_state_up=rec["admin_state_up"],
-    )
-
-
-def remote_of(rec: JSON) -> RemoteEndpoint:
-    return RemoteEndpoint(
-        rec["network_id"],
-        RemoteKind(rec["type"]),
-        rec["vtep"],
-        rec["mac_address"],
-        rec["ip_address"],
     )
 
 

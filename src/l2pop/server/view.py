@@ -22,6 +22,7 @@ from l2pop.core import (
     PortDeleted,
     PortUpserted,
     RemoteDeleted,
+    RemoteEndpoint,
     RemoteUpserted,
     Snapshot,
     step_all,
@@ -39,7 +40,6 @@ from l2pop.server.records import (
     network_of,
     port_like,
     port_of,
-    remote_of,
 )
 from l2pop.server.store.base import JSON, ChangeRecord, Loaded, ResourceChange, StoredRecord
 from l2pop.server.subnet_index import SubnetIndex
@@ -88,7 +88,7 @@ def _event(
         if image is None:
             assert other is not None
             return RemoteDeleted(other["network_id"], key)
-        return RemoteUpserted(remote_of(image))
+        return RemoteUpserted(RemoteEndpoint.from_record(image))
     return None
 
 
@@ -142,7 +142,7 @@ class View:
             [network_of(r.value) for r in self.records[NETWORK].values()],
             [host_of(r.value) for r in self.records[HOST].values()],
             [port_of(r.value) for r in self.records[PORT].values()],
-            [remote_of(r.value) for r in self.records[REMOTE].values()],
+            [RemoteEndpoint.from_record(r.value) for r in self.records[REMOTE].values()],
         )
         self.tokens: dict[str, str] = {
             r.value["token_hash"]: name for name, r in self.records[HOST].items()
